@@ -1,0 +1,308 @@
+"""Caching: cache-aside with JSON values, and a Cache that survives stampedes.
+
+``get_or_set`` is the seed's getOrSet done right. ``Cache`` adds what a busy
+service needs: TTL jitter, negative caching, stampede protection (a single-flight
+fill token and XFetch early refresh), stale-while-revalidate, hit/miss stats, and
+serving from the source when Redis is down.
+
+Entries are hashes ``{value: JSON, delta: ms}``; reading one is one round trip
+(``cache_read.lua``), and writing one (``cache_fill.lua``) is refused if the entry
+was invalidated while its value was being computed.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import random
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, TypeVar
+
+import redis
+
+from . import keys
+from .errors import NotSerializable, ValueTooLarge
+from .scripts import load_script
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_VALUE_BYTES = 100_000  # the seed's "no objects over 100 KB" rule
+_READ = load_script("cache_read")
+_FILL = load_script("cache_fill")
+_RELEASE = load_script("compare_and_delete")
+_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES) -> str:
+    """``value`` as compact JSON, or a clear error: never pickle, never a silent truncation."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise NotSerializable(
+            f"cannot cache {type(value).__name__} for {key!r} as JSON ({error}); "
+            "return dicts, lists, str, int, float, bool or None (convert dates and objects first)"
+        ) from None
+    size = len(text.encode())
+    if max_bytes is not None and size > max_bytes:
+        raise ValueTooLarge(
+            f"value for {key!r} is {size:,} bytes of JSON, over the {max_bytes:,}-byte limit: "
+            "cache less (only the fields you need), split it, or raise max_value_bytes"
+        )
+    return text
+
+
+def _check_seconds(value: float, name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class CacheStats:
+    """What the cache did: every count a dashboard or an alert would want."""
+
+    hits: int = 0
+    misses: int = 0
+    origin_calls: int = 0  # how often the fetcher (the database) was called
+    early_refreshes: int = 0  # XFetch recomputations before expiry
+    stale_served: int = 0  # stale values returned while someone else refreshed
+    waits: int = 0  # callers that waited for another caller's fill
+    fills_refused: int = 0  # writes refused because the entry was invalidated meanwhile
+    redis_errors: int = 0  # calls that fell back to the source because Redis was down
+
+    @property
+    def hit_ratio(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "hit_ratio": round(self.hit_ratio, 4)}
+
+
+class Cache:
+    """A cache-aside cache over one Redis, safe for many threads and processes at once.
+
+    ttl              seconds an entry is fresh (before jitter)
+    jitter           fraction of ttl taken off at random, so keys written together
+                     do not all expire together (0.1: TTL between 90% and 100% of ttl)
+    negative_ttl     seconds to cache a None result ("not found"), usually shorter
+    stale_ttl        seconds a stale entry may still be served while one caller refreshes
+    single_flight    on a miss, one caller computes and the others wait for it
+    early_refresh_beta  XFetch's beta: > 0 recomputes shortly before expiry (1.0 is the
+                     paper's default; larger refreshes earlier), 0 turns it off
+    fill_timeout     seconds a fill token lives: how long a crashed filler blocks others
+    wait_timeout     seconds a waiting caller waits before computing the value itself
+    max_value_bytes  refuse values whose JSON is larger (None: no limit)
+    rng, sleep       injectable for deterministic notebooks and tests
+    """
+
+    def __init__(
+        self,
+        r: Any,
+        namespace: str = "default",
+        *,
+        ttl: float = 300.0,
+        jitter: float = 0.1,
+        negative_ttl: float | None = 30.0,
+        stale_ttl: float = 0.0,
+        single_flight: bool = True,
+        early_refresh_beta: float = 1.0,
+        fill_timeout: float = 10.0,
+        wait_timeout: float = 5.0,
+        max_value_bytes: int | None = MAX_VALUE_BYTES,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 <= jitter < 1:
+            raise ValueError(f"jitter must be a fraction in [0, 1), got {jitter!r}")
+        if early_refresh_beta < 0:
+            raise ValueError(f"early_refresh_beta must be >= 0, got {early_refresh_beta!r}")
+        if max_value_bytes is not None and max_value_bytes < 1:
+            raise ValueError(f"max_value_bytes must be >= 1 or None, got {max_value_bytes!r}")
+        self.r = r
+        self.namespace = keys.validate_namespace(namespace)
+        self.ttl = _check_seconds(ttl, "ttl")
+        self.jitter = jitter
+        self.negative_ttl = None if negative_ttl is None else _check_seconds(negative_ttl, "negative_ttl")
+        self.stale_ttl = _check_seconds(stale_ttl, "stale_ttl", allow_zero=True)
+        self.single_flight = single_flight
+        self.beta = early_refresh_beta
+        self.fill_timeout = _check_seconds(fill_timeout, "fill_timeout")
+        self.wait_timeout = _check_seconds(wait_timeout, "wait_timeout", allow_zero=True)
+        self.max_value_bytes = max_value_bytes
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.stats = CacheStats()
+        self._stats_lock = threading.Lock()
+
+    # -- keys ---------------------------------------------------------------------------
+    def key_for(self, key: str) -> str:
+        """The Redis key of ``key``'s entry (its fill token shares the same hash tag)."""
+        return keys.key(self.r, f"cache:{self.namespace}", key)
+
+    def _keys(self, key: str) -> list[str]:
+        return [self.key_for(key), keys.key(self.r, f"cache:{self.namespace}", key, "fill")]
+
+    # -- the public operations ----------------------------------------------------------
+    def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
+        """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
+        ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
+        fill_keys = self._keys(key)
+        deadline = time.monotonic() + self.wait_timeout
+        delay, waited = 0.005, False
+        while True:
+            try:
+                value, fresh_ms, token = self._read(fill_keys)
+            except _REDIS_DOWN as error:
+                return self._from_source_only(key, fetcher, error)
+            if value is not None and (token is None or fresh_ms > 0):
+                self._count("hits")  # served from the cache (perhaps after an early refresh)
+            if token is None and value is not None:
+                if fresh_ms <= 0:
+                    self._count("stale_served")  # someone else is refreshing it
+                return json.loads(value)
+            if token is not None:
+                if value is None or fresh_ms <= 0:
+                    self._count("misses")
+                else:
+                    self._count("early_refreshes")
+                return self._fill(key, fill_keys, token, fetcher, ttl)
+            # A miss while another caller fills it (single flight): wait for its value.
+            if not waited:
+                self._count("waits")
+                waited = True
+            if time.monotonic() >= deadline:
+                log.warning("cache %s: waited %.1fs for %r; computing it here", self.namespace, self.wait_timeout, key)
+                self._count("misses")
+                self._count("origin_calls")
+                return fetcher()
+            self.sleep(delay * (0.5 + self.rng.random()))
+            delay = min(delay * 2, 0.1)
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Write ``value`` now (write-through), cancelling any fill still in flight."""
+        ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
+        text = encode(value, key=key, max_bytes=self.max_value_bytes)
+        entry, token_key = self._keys(key)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(token_key)
+        pipe.hset(entry, mapping={"value": text, "delta": 0})
+        pipe.pexpire(entry, self._ttl_ms(ttl))
+        pipe.execute()
+
+    def invalidate(self, key: str) -> bool:
+        """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
+        entry, token_key = self._keys(key)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(entry)
+        pipe.delete(token_key)
+        existed, _ = pipe.execute()
+        return bool(existed)
+
+    def cached(self, ttl: float | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: cache a function's result per JSON-encodable arguments.
+
+        The wrapped function gains ``.invalidate(*args, **kwargs)``.
+        """
+
+        def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+            prefix = f"{fn.__module__}.{fn.__qualname__}"
+
+            def key_of(args: tuple, kwargs: dict) -> str:
+                try:
+                    return prefix + ":" + json.dumps([args, kwargs], sort_keys=True, separators=(",", ":"))
+                except TypeError as error:
+                    raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> T:
+                return self.get_or_set(key_of(args, kwargs), lambda: fn(*args, **kwargs), ttl)
+
+            wrapper.invalidate = lambda *args, **kwargs: self.invalidate(key_of(args, kwargs))  # type: ignore[attr-defined]
+            return wrapper
+
+        return decorate
+
+    # -- the steps ------------------------------------------------------------------------
+    def _read(self, fill_keys: list[str]) -> tuple[str | None, int, str | None]:
+        factor = self.beta * -math.log(1.0 - self.rng.random()) if self.beta else 0
+        value, fresh_ms, token, _new = _READ(
+            self.r,
+            fill_keys,
+            [
+                secrets.token_hex(16),
+                int(self.fill_timeout * 1000),
+                int(self.stale_ttl * 1000),
+                repr(factor),
+                int(self.single_flight),
+            ],
+        )
+        return value, int(fresh_ms), token
+
+    def _fill(self, key: str, fill_keys: list[str], token: str, fetcher: Callable[[], T], ttl: float) -> T:
+        self._count("origin_calls")
+        started = time.perf_counter()
+        try:
+            value = fetcher()
+            text = encode(value, key=key, max_bytes=self.max_value_bytes)
+        except BaseException:
+            self._give_back(fill_keys[1], token)  # let the next caller try, not wait it out
+            raise
+        delta_ms = max(1, round((time.perf_counter() - started) * 1000))
+        if value is None and self.negative_ttl is not None:
+            ttl = self.negative_ttl
+        try:
+            written = _FILL(self.r, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
+        except _REDIS_DOWN as error:
+            log.warning("cache %s: could not store %r (%s); returning it uncached", self.namespace, key, error)
+            self._count("redis_errors")
+            return value
+        if not written:
+            self._count("fills_refused")
+        return value
+
+    def _give_back(self, token_key: str, token: str) -> None:
+        try:
+            _RELEASE(self.r, [token_key], [token])
+        except _REDIS_DOWN:
+            pass  # the token expires by itself after fill_timeout
+
+    def _from_source_only(self, key: str, fetcher: Callable[[], T], error: Exception) -> T:
+        log.warning("cache %s: Redis unavailable (%s); serving %r from the source", self.namespace, error, key)
+        self._count("redis_errors")
+        self._count("origin_calls")
+        return fetcher()
+
+    def _ttl_ms(self, ttl: float) -> int:
+        # Jitter only shortens: a caller asking for 300 s never gets data older than that.
+        fresh = ttl * (1 - self.jitter * self.rng.random())
+        return max(1, round((fresh + self.stale_ttl) * 1000))
+
+    def _count(self, field: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, field, getattr(self.stats, field) + 1)
+
+
+def get_or_set(r: Any, key: str, fetcher: Callable[[], T], ttl_seconds: float = 3600) -> T:
+    """The seed's getOrSet, done right.
+
+    JSON values (None and falsy values are cached too, so the fetcher runs once); the
+    TTL is written with the value in one step; a hit is one round trip; a value
+    invalidated while it was being fetched is not written back; if Redis is down the
+    fetcher's value is returned instead of an error.
+    """
+    return Cache(r, ttl=ttl_seconds, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0).get_or_set(
+        key, fetcher
+    )
+
+
+def invalidate(r: Any, key: str) -> bool:
+    """Delete an entry written by ``get_or_set``; True if there was one."""
+    return Cache(r).invalidate(key)

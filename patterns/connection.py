@@ -1,0 +1,147 @@
+"""Choosing the backend: a real Redis server when a URL is given, else embedded fakeredis.
+
+The same notebook and the same code run on both. Without ``REDIS_URL`` every client
+in the process shares one embedded ``FakeServer``, so threads, subscribers and
+helpers in a kernel all see the same data, exactly as they would on a real server.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from . import keys
+from .errors import BackendUnavailable, PatternError
+
+URL_SCHEMES = ("redis", "rediss", "unix")
+
+# Every call on a real server is bounded: a dead server costs seconds, never a hang.
+CONNECT_TIMEOUT = 2.0
+SOCKET_TIMEOUT = 5.0
+RETRIES = 2
+
+_lock = threading.Lock()
+_fake_server: Any = None
+_pools: dict[str, redis.ConnectionPool] = {}
+
+
+def connect(url: str | None = None, *, namespace: str | None = None) -> redis.Redis:
+    """A client for ``url``, else for ``REDIS_URL``, else for the embedded fakeredis server.
+
+    Real clients share one connection pool per URL in the process (a new TCP
+    connection per request is the seed checklist's "connection pooling" mistake)
+    and answer with ``str`` (``decode_responses=True``). ``namespace`` (or
+    ``WORKBOOK_NAMESPACE``) prefixes every key the patterns build for this client.
+    """
+    url = url if url is not None else os.environ.get("REDIS_URL", "").strip() or None
+    namespace = namespace if namespace is not None else os.environ.get("WORKBOOK_NAMESPACE") or None
+    client = _real_client(url) if url else _fake_client()
+    keys.set_namespace(client, namespace)
+    return client
+
+
+def describe(r: Any) -> str:
+    """One line naming the backend, for the banner at the top of every notebook."""
+    namespace = keys.namespace_of(r)
+    suffix = f" · namespace '{namespace}'" if namespace else ""
+    if is_fake(r):
+        import fakeredis
+
+        return f"fakeredis {fakeredis.__version__} (embedded){suffix}"
+    version = r.info("server").get("redis_version", "?")
+    return f"Redis {version} at {_where(r)}{suffix}"
+
+
+def is_fake(r: Any) -> bool:
+    """True for the embedded fakeredis backend (some commands exist only on a real server)."""
+    return type(r).__module__.startswith("fakeredis")
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ``***``, safe to print or log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _fake_client() -> redis.Redis:
+    import fakeredis
+
+    global _fake_server
+    with _lock:
+        if _fake_server is None:
+            _fake_server = fakeredis.FakeServer()
+    return fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
+
+
+def _validate_url(url: str) -> None:
+    shown = mask_password(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port raises ValueError when it is not a number
+    except ValueError as error:
+        raise ValueError(f"REDIS_URL {shown!r} is malformed ({error}); expected redis://host:6379/0") from None
+    if parts.scheme not in URL_SCHEMES:
+        raise ValueError(
+            f"REDIS_URL {shown!r} is not a Redis URL: it must start with redis://, rediss:// (TLS) "
+            "or unix://, for example redis://127.0.0.1:6379/0"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"REDIS_URL {shown!r} names no host; expected redis://host:6379/0")
+
+
+def _pool_for(url: str) -> redis.ConnectionPool:
+    with _lock:
+        pool = _pools.get(url)
+        if pool is None:
+            pool = redis.ConnectionPool.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                socket_timeout=SOCKET_TIMEOUT,
+                health_check_interval=30,
+            )
+            _pools[url] = pool
+        return pool
+
+
+def _real_client(url: str) -> redis.Redis:
+    _validate_url(url)
+    client = redis.Redis(
+        connection_pool=_pool_for(url),
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+    )
+    try:
+        client.ping()
+    except redis.AuthenticationError as error:
+        raise BackendUnavailable(
+            f"Redis at {mask_password(url)} refused the credentials ({error}); "
+            "check the user and password in REDIS_URL"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        raise BackendUnavailable(
+            f"Cannot reach Redis at {mask_password(url)} ({error}). Start the server or fix "
+            "REDIS_URL; or unset REDIS_URL to use the embedded fakeredis backend "
+            "(nothing to install)."
+        ) from None
+    except redis.ResponseError as error:
+        raise PatternError(f"Redis at {mask_password(url)} answered PING with an error: {error}") from None
+    return client
+
+
+def _where(r: Any) -> str:
+    kwargs = getattr(getattr(r, "connection_pool", None), "connection_kwargs", {})
+    if "path" in kwargs:
+        return f"unix:{kwargs['path']}"
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"

@@ -1,0 +1,86 @@
+"""Every key and channel name the patterns use is built here, and only here.
+
+Two jobs, done in one place so no module can get them wrong:
+
+* a namespace prefix carried by the client (``connect(namespace="alice")`` or
+  ``WORKBOOK_NAMESPACE``), so many learners can share one server in a workshop;
+* a ``{hash tag}`` around the name of the logical object, so every key of that
+  object lands in one Redis Cluster slot and one Lua script may touch them all.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_ATTRIBUTE = "_workbook_namespace"
+_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def validate_namespace(namespace: str) -> str:
+    """Return ``namespace`` if it is safe to use as a key prefix, else raise ValueError.
+
+    Braces are refused because they would move the cluster hash tag; ``:`` and ``*``
+    are refused because a workshop's ACL key pattern is ``<namespace>:*``.
+    """
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
+        raise ValueError(
+            f"namespace {namespace!r} is not usable: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (for example 'alice' or 'team-3')"
+        )
+    return namespace
+
+
+def set_namespace(r: Any, namespace: str | None) -> None:
+    """Attach a namespace to a client; every key built for ``r`` is then prefixed."""
+    if namespace:
+        setattr(r, _ATTRIBUTE, validate_namespace(namespace))
+    elif hasattr(r, _ATTRIBUTE):
+        delattr(r, _ATTRIBUTE)
+
+
+def namespace_of(r: Any) -> str:
+    """The client's namespace, or '' when it has none."""
+    return getattr(r, _ATTRIBUTE, "")
+
+
+def _prefix(r: Any) -> str:
+    namespace = namespace_of(r)
+    return f"{namespace}:" if namespace else ""
+
+
+def _check_part(value: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__} ({value!r})")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    return value
+
+
+def _escape_braces(name: str) -> str:
+    # A brace inside the name would end (or empty) the hash tag and scatter one object's
+    # keys over several slots. Percent-encoding is one-to-one, so names never collide.
+    return name.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def key(r: Any, kind: str, name: str, *suffix: str) -> str:
+    """``<namespace>:<kind>:{<name>}[:<suffix>...]``: one logical object's key.
+
+    Every key built with the same ``kind`` and ``name`` shares the hash tag
+    ``{name}``, so a script may touch all of them even on a cluster. Braces in
+    ``name`` are percent-encoded so they cannot move the tag.
+    """
+    _check_part(kind, "kind")
+    _check_part(name, "key name")
+    tail = "".join(f":{_check_part(part, 'key suffix')}" for part in suffix)
+    return f"{_prefix(r)}{kind}:{{{_escape_braces(name)}}}{tail}"
+
+
+def channel(r: Any, name: str) -> str:
+    """A pub/sub channel or stream name under the client's namespace."""
+    return f"{_prefix(r)}{_check_part(name, 'channel name')}"
+
+
+def pattern(r: Any, kind: str = "") -> str:
+    """A SCAN MATCH pattern for every key of ``kind`` (or every key) in the namespace."""
+    kind_part = f"{kind}:" if kind else ""
+    return f"{_prefix(r)}{kind_part}*"

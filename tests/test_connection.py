@@ -1,0 +1,90 @@
+"""Backend selection: fakeredis by default, a pooled real client for a URL, clear errors."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import patterns
+from patterns import keys
+from patterns.connection import mask_password
+
+
+def test_without_url_every_client_shares_one_embedded_server(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    first, second = patterns.connect(), patterns.connect()
+    first.set("test_connection:shared", "yes", ex=60)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(patterns.connect().get("test_connection:shared")))
+    thread.start()
+    thread.join()
+    assert second.get("test_connection:shared") == "yes"
+    assert seen == ["yes"]
+    assert patterns.is_fake(first)
+
+
+def test_describe_names_the_embedded_backend(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert patterns.describe(patterns.connect()).startswith("fakeredis 2.")
+
+
+def test_redis_url_selects_the_real_server(monkeypatch, redis_server):
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    client = patterns.connect()
+    assert not patterns.is_fake(client)
+    assert patterns.describe(client) == f"Redis {client.info()['redis_version']} at 127.0.0.1:{redis_server.port}"
+
+
+def test_real_clients_decode_to_str_and_share_one_pool(real, redis_server):
+    real.set("k", "v")
+    assert real.get("k") == "v"
+    assert patterns.connect(redis_server.url).connection_pool is real.connection_pool
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379", "not a Redis URL"),
+        ("redis://127.0.0.1:notaport", "malformed"),
+        ("redis://", "names no host"),
+    ],
+)
+def test_malformed_urls_raise_value_error_naming_the_url(url, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        patterns.connect(url)
+    assert url.split("://")[0] in str(caught.value)
+
+
+def test_unreachable_server_fails_fast_and_says_how_to_fall_back():
+    from servers import free_port
+
+    url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
+    started = time.monotonic()
+    with pytest.raises(patterns.BackendUnavailable) as caught:
+        patterns.connect(url)
+    assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert "unset REDIS_URL" in message and "fakeredis" in message
+    assert "s3cret" not in message and "user:***@127.0.0.1" in message
+    assert isinstance(caught.value, ConnectionError)
+
+
+def test_mask_password_leaves_urls_without_one_alone():
+    assert mask_password("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert mask_password("rediss://:pw@h:1/0") == "rediss://:***@h:1/0"
+
+
+def test_namespace_from_argument_or_environment(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert keys.namespace_of(patterns.connect(namespace="team-3")) == "team-3"
+    monkeypatch.setenv("WORKBOOK_NAMESPACE", "bob")
+    client = patterns.connect()
+    assert keys.namespace_of(client) == "bob"
+    assert patterns.describe(client).endswith("· namespace 'bob'")
+
+
+def test_bad_namespace_is_refused_at_connect(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(ValueError, match="namespace"):
+        patterns.connect(namespace="a{b}")
