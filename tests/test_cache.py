@@ -1,0 +1,360 @@
+"""Caching: the seed's getOrSet done right, and the Cache's stampede protection."""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+
+import fakeredis
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import patterns
+from patterns import Cache, get_or_set, invalidate, keys
+from patterns.errors import NotSerializable, ValueTooLarge
+from patterns.trace import trace
+
+
+class Origin:
+    """A stand-in for the database: counts calls, optionally slow."""
+
+    def __init__(self, value=None, delay: float = 0.0):
+        self.value, self.delay, self.calls = value, delay, 0
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        return self.value
+
+
+class AlwaysEarly(random.Random):
+    """An rng whose draw makes XFetch's factor huge: every read near expiry refreshes."""
+
+    def random(self):
+        return 0.999999
+
+
+def run_together(n: int, target) -> list:
+    """Start ``n`` threads at one barrier; return their results in thread order."""
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def body(i):
+        barrier.wait()
+        results[i] = target()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+# -- get_or_set / invalidate: the seed's functions ---------------------------------------------
+
+
+def test_a_miss_fetches_and_a_hit_costs_one_round_trip(r):
+    origin = Origin({"name": "Ada"})
+    assert get_or_set(r, "user:1", origin, 60) == {"name": "Ada"}
+    with trace(r) as t:
+        assert get_or_set(r, "user:1", origin, 60) == {"name": "Ada"}
+    assert origin.calls == 1
+    assert (t.names, t.round_trips) == (["EVALSHA"], 1)
+
+
+@pytest.mark.parametrize("falsy", [None, 0, "", [], {}, False, 0.0])
+def test_falsy_values_are_cached_so_the_fetcher_runs_once(r, falsy):
+    origin = Origin(falsy)
+    assert get_or_set(r, "k", origin, 60) == falsy
+    assert get_or_set(r, "k", origin, 60) == falsy
+    assert origin.calls == 1
+
+
+def test_every_entry_is_written_with_its_ttl(r):
+    get_or_set(r, "k", Origin(1), ttl_seconds=42)
+    assert 41_000 < r.pttl(Cache(r).key_for("k")) <= 42_000
+
+
+def test_values_are_stored_as_json_text_never_pickle(r):
+    get_or_set(r, "k", Origin({"a": [1, 2.5, "x", None, True]}), 60)
+    assert json.loads(r.hget(Cache(r).key_for("k"), "value")) == {"a": [1, 2.5, "x", None, True]}
+
+
+@pytest.mark.parametrize("value", [{1, 2}, object(), b"bytes", float("nan")])
+def test_values_json_cannot_hold_raise_a_clear_type_error(r, value):
+    with pytest.raises(NotSerializable, match="as JSON") as caught:
+        get_or_set(r, "k", Origin(value), 60)
+    assert isinstance(caught.value, TypeError)
+    assert r.exists(Cache(r).key_for("k")) == 0
+
+
+def test_values_over_100_kb_are_refused_unless_the_limit_is_raised(r):
+    big = "x" * 100_001
+    with pytest.raises(ValueTooLarge, match="100,000-byte limit"):
+        get_or_set(r, "big", Origin(big), 60)
+    assert Cache(r, max_value_bytes=200_000).get_or_set("big", Origin(big)) == big
+
+
+def test_a_refused_value_does_not_leave_others_waiting(r):
+    cache = Cache(r, wait_timeout=5)
+    with pytest.raises(ValueTooLarge):
+        cache.get_or_set("big", Origin("x" * 100_001))
+    assert r.exists(keys.key(r, "cache:default", "big", "fill")) == 0
+
+
+def test_invalidate_reports_whether_there_was_an_entry_and_forces_a_fetch(r):
+    origin = Origin("v")
+    get_or_set(r, "k", origin, 60)
+    assert invalidate(r, "k") is True
+    assert invalidate(r, "k") is False
+    get_or_set(r, "k", origin, 60)
+    assert origin.calls == 2
+
+
+def test_an_invalidation_during_a_slow_fetch_is_not_undone(r):
+    """The race: a reader fetches old data, a writer invalidates, the reader writes it back."""
+    database = {"price": 10}
+    fetched, release = threading.Event(), threading.Event()
+
+    def slow_fetch():
+        value = dict(database)  # reads the OLD price
+        fetched.set()
+        release.wait(5)
+        return value
+
+    reader = threading.Thread(target=get_or_set, args=(r, "item", slow_fetch, 60))
+    reader.start()
+    fetched.wait(5)
+    database["price"] = 12  # the writer updates the database ...
+    invalidate(r, "item")  # ... and invalidates the cache
+    release.set()
+    reader.join(5)
+    assert get_or_set(r, "item", lambda: dict(database), 60) == {"price": 12}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_any_json_value_comes_back_equal_and_typed(value):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    get_or_set(client, "k", lambda: value, 60)
+    assert get_or_set(client, "k", lambda: "not this", 60) == value
+
+
+# -- Cache: stampede protection ------------------------------------------------------------------
+
+
+def test_without_protection_every_concurrent_miss_calls_the_origin(r):
+    origin = Origin("menu", delay=0.3)
+    cache = Cache(r, "t", single_flight=False, early_refresh_beta=0)
+    assert run_together(20, lambda: cache.get_or_set("menu", origin)) == ["menu"] * 20
+    assert origin.calls == 20
+
+
+def test_single_flight_lets_one_caller_compute_while_the_others_wait(r):
+    origin = Origin("menu", delay=0.3)
+    cache = Cache(r, "t", single_flight=True, early_refresh_beta=0)
+    assert run_together(20, lambda: cache.get_or_set("menu", origin)) == ["menu"] * 20
+    assert origin.calls == 1
+    assert (cache.stats.misses, cache.stats.waits, cache.stats.hits) == (1, 19, 19)
+
+
+def test_xfetch_refreshes_once_before_expiry_and_nobody_misses(r):
+    cache = Cache(r, "t", single_flight=False, early_refresh_beta=1.0, rng=AlwaysEarly(), jitter=0)
+    cache.get_or_set("menu", Origin("old", delay=0.05))  # delta ~50 ms recorded
+    r.pexpire(cache.key_for("menu"), 500)  # fast-forward: 0.5 s of freshness left
+    origin = Origin("new", delay=0.3)
+    results = run_together(20, lambda: cache.get_or_set("menu", origin))
+    assert origin.calls == 1
+    assert cache.stats.misses == 1  # only the first fill, before the burst
+    assert cache.stats.early_refreshes == 1
+    assert results.count("new") == 1 and results.count("old") == 19
+    assert cache.get_or_set("menu", origin) == "new"
+
+
+def test_xfetch_leaves_entries_alone_far_from_expiry(r):
+    cache = Cache(r, "t", ttl=300, early_refresh_beta=1.0, rng=AlwaysEarly())
+    origin = Origin("v", delay=0.01)
+    for _ in range(5):
+        cache.get_or_set("k", origin)
+    assert origin.calls == 1 and cache.stats.early_refreshes == 0
+
+
+def test_beta_zero_never_refreshes_early(r):
+    cache = Cache(r, "t", early_refresh_beta=0, rng=AlwaysEarly(), jitter=0)
+    origin = Origin("v", delay=0.02)
+    cache.get_or_set("k", origin)
+    r.pexpire(cache.key_for("k"), 200)
+    cache.get_or_set("k", origin)
+    assert origin.calls == 1
+
+
+def test_stale_entries_are_served_while_one_caller_refreshes(r):
+    cache = Cache(r, "t", ttl=60, stale_ttl=30, jitter=0, early_refresh_beta=0)
+    cache.get_or_set("k", Origin("old"))
+    r.pexpire(cache.key_for("k"), 10_000)  # inside the 30 s stale grace: stale, still servable
+    origin = Origin("new", delay=0.3)
+    results = run_together(10, lambda: cache.get_or_set("k", origin))
+    assert origin.calls == 1
+    assert results.count("new") == 1 and results.count("old") == 9
+    assert cache.stats.stale_served == 9
+
+
+def test_a_waiter_computes_itself_when_the_filler_never_finishes(r):
+    cache = Cache(r, "t", wait_timeout=0.2, fill_timeout=30)
+    r.set(keys.key(r, "cache:t", "k", "fill"), "a crashed filler's token", px=30_000)
+    origin = Origin("v")
+    assert cache.get_or_set("k", origin) == "v"
+    assert origin.calls == 1 and cache.stats.waits == 1
+
+
+def test_a_failing_fetcher_gives_the_fill_token_back(r):
+    cache = Cache(r, "t")
+
+    def broken():
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError, match="database down"):
+        cache.get_or_set("k", broken)
+    assert r.exists(keys.key(r, "cache:t", "k", "fill")) == 0
+    assert cache.get_or_set("k", Origin("v")) == "v"
+
+
+# -- Cache: TTLs, negative caching, decorator, stats -----------------------------------------------
+
+
+def test_jitter_only_shortens_ttls_and_spreads_them(r):
+    cache = Cache(r, "t", ttl=100, jitter=0.2, rng=random.Random(7))
+    for i in range(50):
+        cache.get_or_set(f"k{i}", Origin(i))
+    ttls = [r.pttl(cache.key_for(f"k{i}")) for i in range(50)]
+    assert all(79_000 <= t <= 100_000 for t in ttls)
+    assert max(ttls) - min(ttls) > 10_000
+
+
+def test_none_results_are_cached_for_the_shorter_negative_ttl(r):
+    cache = Cache(r, "t", ttl=300, negative_ttl=5, jitter=0)
+    origin = Origin(None)
+    assert cache.get_or_set("missing", origin) is None
+    assert cache.get_or_set("missing", origin) is None
+    assert origin.calls == 1
+    assert 0 < r.pttl(cache.key_for("missing")) <= 5_000
+
+
+def test_set_writes_through_and_cancels_a_fill_in_flight(r):
+    cache = Cache(r, "t", jitter=0)
+    cache.set("k", {"v": 2}, ttl=30)
+    assert cache.get_or_set("k", Origin("unused")) == {"v": 2}
+    assert 0 < r.pttl(cache.key_for("k")) <= 30_000
+
+
+def test_the_decorator_caches_per_arguments_and_can_invalidate(r):
+    cache = Cache(r, "t")
+    calls = []
+
+    @cache.cached(ttl=60)
+    def price(item: str, currency: str = "EUR") -> dict:
+        calls.append(item)
+        return {"item": item, "currency": currency}
+
+    assert price("tea") == price("tea") == {"item": "tea", "currency": "EUR"}
+    assert price("tea", currency="USD")["currency"] == "USD"
+    assert calls == ["tea", "tea"]
+    assert price.invalidate("tea") is True
+    price("tea")
+    assert calls == ["tea", "tea", "tea"]
+    assert price.__name__ == "price"
+
+
+def test_the_decorator_refuses_arguments_json_cannot_hold(r):
+    cache = Cache(r, "t")
+    with pytest.raises(NotSerializable, match="cache key"):
+        cache.cached()(lambda x: x)(object())
+
+
+def test_stats_count_hits_misses_and_origin_calls(r):
+    cache = Cache(r, "t")
+    origin = Origin(1)
+    for _ in range(4):
+        cache.get_or_set("k", origin)
+    assert cache.stats.as_dict() | {} == {
+        "hits": 3, "misses": 1, "origin_calls": 1, "early_refreshes": 0, "stale_served": 0,
+        "waits": 0, "fills_refused": 0, "redis_errors": 0, "hit_ratio": 0.75,
+    }
+
+
+def test_keys_live_under_the_clients_namespace(r):
+    keys.set_namespace(r, "alice")
+    cache = Cache(r, "menu")
+    cache.get_or_set("today", Origin("soup"))
+    assert cache.key_for("today") == "alice:cache:menu:{today}"
+    assert r.exists("alice:cache:menu:{today}") == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ttl": 0}, "ttl must be > 0"),
+        ({"ttl": "60"}, "ttl must be a number"),
+        ({"jitter": 1.5}, "jitter must be a fraction"),
+        ({"early_refresh_beta": -1}, "early_refresh_beta"),
+        ({"max_value_bytes": 0}, "max_value_bytes"),
+        ({"namespace": "a b"}, "namespace"),
+        ({"stale_ttl": -1}, "stale_ttl must be >= 0"),
+    ],
+)
+def test_bad_arguments_say_what_is_wrong(kwargs, message):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((ValueError, TypeError), match=message):
+        Cache(client, **kwargs)
+
+
+# -- Redis unavailable: serve from the source ------------------------------------------------------
+
+
+def test_when_fakeredis_is_down_the_cache_serves_from_the_source(caplog):
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    server.connected = False
+    cache = Cache(client, "t")
+    with caplog.at_level(logging.WARNING, logger="patterns.cache"):
+        assert cache.get_or_set("k", Origin("from the database")) == "from the database"
+    assert cache.stats.redis_errors == 1 and cache.stats.origin_calls == 1
+    assert "Redis unavailable" in caplog.text
+
+
+def test_when_the_real_server_is_unreachable_the_cache_serves_from_the_source_quickly():
+    from servers import free_port
+
+    client = redis.Redis(port=free_port(), socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True)
+    started = time.monotonic()
+    assert get_or_set(client, "k", Origin("from the database"), 60) == "from the database"
+    assert time.monotonic() - started < 5
+
+
+def test_a_real_server_that_stops_and_returns_is_used_again(redis_server):
+    client = patterns.connect(redis_server.url)
+    client.flushall()
+    cache = Cache(client, "t")
+    cache.get_or_set("k", Origin("v1"))
+    redis_server.stop()
+    try:
+        assert cache.get_or_set("k", Origin("from the database")) == "from the database"
+    finally:
+        redis_server.restart()
+    assert cache.stats.redis_errors >= 1
+    origin = Origin("v2")
+    assert cache.get_or_set("k", origin) == "v2"  # a restarted server is empty
+    assert cache.get_or_set("k", origin) == "v2" and origin.calls == 1
