@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make lab` and `make test`. Both create .venv when absent.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAB_PORT ?= 8888
+
+.PHONY: lab test notebooks clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## lab: JupyterLab on notebooks/ at 127.0.0.1, token auth on (open the URL it prints)
+lab: $(STAMP)
+	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=notebooks
+
+## test: every test: units on fakeredis and a throwaway redis-server, notebooks under nbval
+test: $(STAMP)
+	$(PY) -m pytest
+
+## notebooks: re-run every notebook on fakeredis and save its outputs (commit them)
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,6 @@
+"""Live dashboards for the notebooks: ipywidgets and matplotlib, no Redis logic.
+
+Each chapter's widget drives its pattern only through the public API, and every
+control can also be driven from code (``button.click()``, ``slider.value = ...``),
+so nbval and the browser test exercise the same paths a learner clicks.
+"""

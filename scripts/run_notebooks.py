@@ -1,0 +1,69 @@
+"""Execute the notebooks in place on the embedded backend, so committed outputs are reproducible.
+
+    python scripts/run_notebooks.py [notebooks/01_caching.ipynb ...]
+
+Runs each notebook top to bottom in a fresh kernel of this environment, with
+REDIS_URL and WORKBOOK_NAMESPACE removed (fakeredis) and a fixed hash seed, then
+strips what changes from run to run and means nothing to a reader: widget state,
+execution timings and kernel-specific metadata.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+CELL_TIMEOUT = 300
+
+
+def clean(nb: nbformat.NotebookNode) -> None:
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+
+
+def run(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
+    env["PYTHONHASHSEED"] = "0"
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    # The kernel inherits this process environment: swap it for the run.
+    previous = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(previous)
+    clean(nb)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    nbformat.write(nb, path)
+    if errors:
+        raise SystemExit(f"{path.name}: {len(errors)} cell(s) raised: {errors[0].ename}: {errors[0].evalue}")
+    print(f"ran {path.relative_to(ROOT)}")
+
+
+def main(argv: list[str]) -> None:
+    paths = [Path(a).resolve() for a in argv] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        run(path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
