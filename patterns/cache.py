@@ -75,7 +75,8 @@ class CacheStats:
     stale_served: int = 0  # stale values returned while someone else refreshed
     waits: int = 0  # callers that waited for another caller's fill
     fills_refused: int = 0  # writes refused because the entry was invalidated meanwhile
-    redis_errors: int = 0  # calls that fell back to the source because Redis was down
+    redis_errors: int = 0  # Redis calls that failed (connection refused, timed out, ...)
+    bypassed: int = 0  # calls served from the source without trying Redis (breaker open)
 
     @property
     def hit_ratio(self) -> float:
@@ -100,6 +101,7 @@ class Cache:
     fill_timeout     seconds a fill token lives: how long a crashed filler blocks others
     wait_timeout     seconds a waiting caller waits before computing the value itself
     max_value_bytes  refuse values whose JSON is larger (None: no limit)
+    breaker_seconds  after Redis fails, serve from the source this long without trying it
     rng, sleep       injectable for deterministic notebooks and tests
     """
 
@@ -117,6 +119,7 @@ class Cache:
         fill_timeout: float = 10.0,
         wait_timeout: float = 5.0,
         max_value_bytes: int | None = MAX_VALUE_BYTES,
+        breaker_seconds: float = 5.0,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -137,6 +140,8 @@ class Cache:
         self.fill_timeout = _check_seconds(fill_timeout, "fill_timeout")
         self.wait_timeout = _check_seconds(wait_timeout, "wait_timeout", allow_zero=True)
         self.max_value_bytes = max_value_bytes
+        self.breaker_seconds = _check_seconds(breaker_seconds, "breaker_seconds", allow_zero=True)
+        self._redis_down_until = 0.0
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.stats = CacheStats()
@@ -158,21 +163,25 @@ class Cache:
         deadline = time.monotonic() + self.wait_timeout
         delay, waited = 0.005, False
         while True:
+            if self._breaker_open():
+                self._count("bypassed")
+                return self._from_source(fetcher)
             try:
                 value, fresh_ms, token = self._read(fill_keys)
             except _REDIS_DOWN as error:
-                return self._from_source_only(key, fetcher, error)
-            if value is not None and (token is None or fresh_ms > 0):
-                self._count("hits")  # served from the cache (perhaps after an early refresh)
-            if token is None and value is not None:
+                self._redis_failed(error, f"serving {key!r} from the source")
+                return self._from_source(fetcher)
+            if value is not None and token is None:
+                self._count("hits")
                 if fresh_ms <= 0:
                     self._count("stale_served")  # someone else is refreshing it
                 return json.loads(value)
             if token is not None:
-                if value is None or fresh_ms <= 0:
-                    self._count("misses")
-                else:
+                if value is not None and fresh_ms > 0:
+                    self._count("hits")  # still fresh: this caller refreshes it early (XFetch)
                     self._count("early_refreshes")
+                else:
+                    self._count("misses")
                 return self._fill(key, fill_keys, token, fetcher, ttl)
             # A miss while another caller fills it (single flight): wait for its value.
             if not waited:
@@ -181,8 +190,7 @@ class Cache:
             if time.monotonic() >= deadline:
                 log.warning("cache %s: waited %.1fs for %r; computing it here", self.namespace, self.wait_timeout, key)
                 self._count("misses")
-                self._count("origin_calls")
-                return fetcher()
+                return self._from_source(fetcher)
             self.sleep(delay * (0.5 + self.rng.random()))
             delay = min(delay * 2, 0.1)
 
@@ -261,8 +269,7 @@ class Cache:
         try:
             written = _FILL(self.r, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
         except _REDIS_DOWN as error:
-            log.warning("cache %s: could not store %r (%s); returning it uncached", self.namespace, key, error)
-            self._count("redis_errors")
+            self._redis_failed(error, f"returning {key!r} uncached")
             return value
         if not written:
             self._count("fills_refused")
@@ -274,11 +281,22 @@ class Cache:
         except _REDIS_DOWN:
             pass  # the token expires by itself after fill_timeout
 
-    def _from_source_only(self, key: str, fetcher: Callable[[], T], error: Exception) -> T:
-        log.warning("cache %s: Redis unavailable (%s); serving %r from the source", self.namespace, error, key)
-        self._count("redis_errors")
+    def _from_source(self, fetcher: Callable[[], T]) -> T:
         self._count("origin_calls")
         return fetcher()
+
+    def _breaker_open(self) -> bool:
+        return self._redis_down_until > time.monotonic()
+
+    def _redis_failed(self, error: Exception, action: str) -> None:
+        # Open the breaker: for breaker_seconds, callers go straight to the source instead of
+        # each paying a connect timeout against a server that is down.
+        self._count("redis_errors")
+        self._redis_down_until = time.monotonic() + self.breaker_seconds
+        log.warning(
+            "cache %s: Redis unavailable (%s); %s, and skipping Redis for %.0f s",
+            self.namespace, error, action, self.breaker_seconds,
+        )
 
     def _ttl_ms(self, ttl: float) -> int:
         # Jitter only shortens: a caller asking for 300 s never gets data older than that.

@@ -291,7 +291,7 @@ def test_stats_count_hits_misses_and_origin_calls(r):
         cache.get_or_set("k", origin)
     assert cache.stats.as_dict() | {} == {
         "hits": 3, "misses": 1, "origin_calls": 1, "early_refreshes": 0, "stale_served": 0,
-        "waits": 0, "fills_refused": 0, "redis_errors": 0, "hit_ratio": 0.75,
+        "waits": 0, "fills_refused": 0, "redis_errors": 0, "bypassed": 0, "hit_ratio": 0.75,
     }
 
 
@@ -335,6 +335,50 @@ def test_when_fakeredis_is_down_the_cache_serves_from_the_source(caplog):
     assert "Redis unavailable" in caplog.text
 
 
+def test_after_a_failure_the_breaker_skips_redis_then_tries_again():
+    server = fakeredis.FakeServer()
+    cache = Cache(fakeredis.FakeRedis(server=server, decode_responses=True), "t", breaker_seconds=0.2)
+    server.connected = False
+    origin = Origin("v")
+    for _ in range(3):
+        assert cache.get_or_set("k", origin) == "v"
+    assert (cache.stats.redis_errors, cache.stats.bypassed, origin.calls) == (1, 2, 3)
+    server.connected = True
+    time.sleep(0.25)
+    cache.get_or_set("k", origin)
+    assert cache.get_or_set("k", origin) == "v"
+    assert cache.stats.hits == 1 and cache.stats.redis_errors == 1
+
+
+def test_a_black_holed_server_costs_one_timeout_not_one_per_request():
+    """A server that accepts no connection at all: only the first request waits for the timeout."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # never accepted: once its backlog is full, new connects hang
+    fillers = []
+    for _ in range(4):  # fill the backlog without waiting for it
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(listener.getsockname())
+        fillers.append(filler)
+    try:
+        client = redis.Redis(*listener.getsockname(), socket_connect_timeout=0.3, socket_timeout=0.3,
+                             retry=None, decode_responses=True)
+        cache = Cache(client, "t")
+        started = time.monotonic()
+        results = [cache.get_or_set(f"k{i}", Origin(i)) for i in range(20)]
+        elapsed = time.monotonic() - started
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+    assert results == list(range(20))
+    assert cache.stats.redis_errors == 1 and cache.stats.bypassed == 19
+    assert elapsed < 3  # one 0.3 s timeout, not twenty
+
+
 def test_when_the_real_server_is_unreachable_the_cache_serves_from_the_source_quickly():
     from servers import free_port
 
@@ -354,6 +398,7 @@ def test_a_real_server_that_stops_and_returns_is_used_again(redis_server):
         assert cache.get_or_set("k", Origin("from the database")) == "from the database"
     finally:
         redis_server.restart()
+    cache._redis_down_until = 0.0  # skip the breaker's wait: the server is back
     assert cache.stats.redis_errors >= 1
     origin = Origin("v2")
     assert cache.get_or_set("k", origin) == "v2"  # a restarted server is empty
