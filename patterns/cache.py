@@ -195,7 +195,11 @@ class Cache:
             delay = min(delay * 2, 0.1)
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        """Write ``value`` now (write-through), cancelling any fill still in flight."""
+        """Write ``value`` now (write-through), cancelling any fill still in flight.
+
+        Unlike reads, writes and invalidations raise when Redis is down: a lost
+        invalidation would leave stale data behind without anyone knowing.
+        """
         ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
         text = encode(value, key=key, max_bytes=self.max_value_bytes)
         entry, token_key = self._keys(key)
