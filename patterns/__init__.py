@@ -9,7 +9,7 @@ Every function takes the client as its first argument; nothing is global.
 from __future__ import annotations
 
 from .cache import Cache, CacheStats, get_or_set, invalidate
-from .connection import connect, describe, is_fake
+from .connection import connect, describe, is_cluster, is_fake
 from .errors import BackendUnavailable, NotSerializable, PatternError, ValueTooLarge
 from .trace import trace
 
@@ -24,6 +24,7 @@ __all__ = [
     "describe",
     "get_or_set",
     "invalidate",
+    "is_cluster",
     "is_fake",
     "trace",
 ]

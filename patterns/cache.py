@@ -22,9 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, TypeVar
 
-import redis
-
 from . import keys
+from .connection import UNAVAILABLE_ERRORS
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
 
@@ -35,7 +34,6 @@ MAX_VALUE_BYTES = 100_000  # the seed's "no objects over 100 KB" rule
 _READ = load_script("cache_read")
 _FILL = load_script("cache_fill")
 _RELEASE = load_script("compare_and_delete")
-_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES) -> str:
@@ -168,7 +166,7 @@ class Cache:
                 return self._from_source(fetcher)
             try:
                 value, fresh_ms, token = self._read(fill_keys)
-            except _REDIS_DOWN as error:
+            except UNAVAILABLE_ERRORS as error:
                 self._redis_failed(error, f"serving {key!r} from the source")
                 return self._from_source(fetcher)
             if value is not None and token is None:
@@ -272,7 +270,7 @@ class Cache:
             ttl = self.negative_ttl
         try:
             written = _FILL(self.r, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
-        except _REDIS_DOWN as error:
+        except UNAVAILABLE_ERRORS as error:
             self._redis_failed(error, f"returning {key!r} uncached")
             return value
         if not written:
@@ -282,7 +280,7 @@ class Cache:
     def _give_back(self, token_key: str, token: str) -> None:
         try:
             _RELEASE(self.r, [token_key], [token])
-        except _REDIS_DOWN:
+        except UNAVAILABLE_ERRORS:
             pass  # the token expires by itself after fill_timeout
 
     def _from_source(self, fetcher: Callable[[], T]) -> T:

@@ -1,8 +1,12 @@
-"""Choosing the backend: a real Redis server when a URL is given, else embedded fakeredis.
+"""Choosing the backend: a real Redis server or cluster when a URL is given, else embedded fakeredis.
 
-The same notebook and the same code run on both. Without ``REDIS_URL`` every client
-in the process shares one embedded ``FakeServer``, so threads, subscribers and
-helpers in a kernel all see the same data, exactly as they would on a real server.
+The same notebook and the same code run on all three. Without ``REDIS_URL`` every
+client in the process shares one embedded ``FakeServer``, so threads, subscribers
+and helpers in a kernel all see the same data, exactly as they would on a server.
+
+A cluster needs no special URL: ``connect()`` asks the server (``INFO cluster``)
+and, when cluster mode is on, returns a ``RedisCluster`` that discovers the other
+nodes from it. One URL, any node, whatever the deployment.
 """
 from __future__ import annotations
 
@@ -25,18 +29,31 @@ CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 5.0
 RETRIES = 2
 
+# What "Redis is unavailable right now" looks like to a client, whatever the deployment: no
+# connection, no answer in time, a cluster that has declared itself down (a master lost and
+# no replica to promote), or a primary that was demoted to a read-only replica mid-failover.
+# Patterns that can degrade gracefully (a cache serving from the source, a rate limiter
+# failing open or closed) catch exactly these; any other error is a bug to surface.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ReadOnlyError,
+)
+
 _lock = threading.Lock()
 _fake_server: Any = None
 _pools: dict[str, redis.ConnectionPool] = {}
 
 
-def connect(url: str | None = None, *, namespace: str | None = None) -> redis.Redis:
+def connect(url: str | None = None, *, namespace: str | None = None) -> Any:
     """A client for ``url``, else for ``REDIS_URL``, else for the embedded fakeredis server.
 
     Real clients share one connection pool per URL in the process (a new TCP
     connection per request is the seed checklist's "connection pooling" mistake)
-    and answer with ``str`` (``decode_responses=True``). ``namespace`` (or
-    ``WORKBOOK_NAMESPACE``) prefixes every key the patterns build for this client.
+    and answer with ``str`` (``decode_responses=True``). A cluster node's URL gives
+    a ``redis.RedisCluster`` (it keeps a pool per node; create it once and share it).
+    ``namespace`` (or ``WORKBOOK_NAMESPACE``) prefixes every key the patterns build.
     """
     url = url if url is not None else os.environ.get("REDIS_URL", "").strip() or None
     namespace = namespace if namespace is not None else os.environ.get("WORKBOOK_NAMESPACE") or None
@@ -53,6 +70,11 @@ def describe(r: Any) -> str:
         import fakeredis
 
         return f"fakeredis {fakeredis.__version__} (embedded){suffix}"
+    if is_cluster(r):
+        node = r.get_default_node()
+        version = r.info("server", target_nodes=node).get("redis_version", "?")
+        masters = len(r.get_primaries())
+        return f"Redis Cluster {version}, {masters} masters, via {node.host}:{node.port}{suffix}"
     version = r.info("server").get("redis_version", "?")
     return f"Redis {version} at {_where(r)}{suffix}"
 
@@ -60,6 +82,11 @@ def describe(r: Any) -> str:
 def is_fake(r: Any) -> bool:
     """True for the embedded fakeredis backend (some commands exist only on a real server)."""
     return type(r).__module__.startswith("fakeredis")
+
+
+def is_cluster(r: Any) -> bool:
+    """True for a Redis Cluster client (multi-key commands need keys in one hash slot)."""
+    return isinstance(r, redis.RedisCluster)
 
 
 def mask_password(url: str) -> str:
@@ -136,8 +163,34 @@ def _real_client(url: str) -> redis.Redis:
             "(nothing to install)."
         ) from None
     except redis.ResponseError as error:
+        if "cluster mode" in str(error):  # the URL's /db made the client SELECT on a cluster node
+            raise ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url))) from None
         raise PatternError(f"Redis at {mask_password(url)} answered PING with an error: {error}") from None
+    if _cluster_enabled(client):
+        return _cluster_client(url)
     return client
+
+
+_CLUSTER_DB_MESSAGE = "REDIS_URL {url!r} selects a database, but a cluster has only database 0: end the URL with /0"
+
+
+def _cluster_enabled(client: redis.Redis) -> bool:
+    try:
+        return bool(client.info("cluster").get("cluster_enabled"))
+    except redis.ResponseError:  # INFO denied (a restricted ACL user): treat as a single server
+        return False
+
+
+def _cluster_client(url: str) -> redis.RedisCluster:
+    if urlsplit(url).path.strip("/") not in ("", "0"):
+        raise ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url)))
+    return redis.RedisCluster.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=SOCKET_TIMEOUT,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+    )
 
 
 def _where(r: Any) -> str:

@@ -5,7 +5,8 @@ commands, and it costs one round trip. ``LuaScript`` sends the short SHA1
 (``EVALSHA``); only when the server has not seen the script yet (a restart, a new
 cluster node) does it fall back to ``EVAL``, which also caches it server-side.
 It takes the client on every call, so one script object serves every client,
-pipeline and cluster node.
+pipeline and cluster node. Every key a script touches is passed in KEYS (never
+built inside the script): that is how a cluster knows which node must run it.
 """
 from __future__ import annotations
 

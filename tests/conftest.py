@@ -1,45 +1,65 @@
-"""Backends for every test: embedded fakeredis always, and a real redis-server the harness starts.
+"""Backends for every test: embedded fakeredis, a real redis-server, and a 3-master cluster.
 
 Parametrize a test over backends by asking for ``r``. Each test gets an empty key
-space: a new FakeServer, or a FLUSHALL of the throwaway server started here (never
-of any other server). Under ``CI=true`` a real-server leg that cannot run fails.
+space: a new FakeServer, or a FLUSHALL of a throwaway server or cluster started here
+(never of any other server). Under ``CI=true`` a real-server or cluster leg that
+cannot run fails instead of being skipped.
 """
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import fakeredis
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from servers import RedisServer, redis_server_binary  # noqa: E402
-
-import patterns  # noqa: E402
+import patterns
+from patterns import keys
+from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BACKENDS = ["fake", "real"]
+BACKENDS = ["fake", "real", "cluster"]
+SERVER_FIXTURES = {"redis_server", "redis_cluster"}
 
 
 def _unavailable(reason: str) -> None:
     if IN_CI:
-        pytest.fail(f"{reason} (CI=true: a skipped real-server leg fails the run)")
+        pytest.fail(f"{reason} (CI=true: a skipped real-server or cluster leg fails the run)")
     pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def redis_server():
-    """One throwaway redis-server for the whole session."""
+    """One throwaway redis-server for the whole session (tests may stop and restart it)."""
     if redis_server_binary() is None:
         _unavailable("redis-server is not installed")
-    server = RedisServer()
+    server = LocalServer()
     try:
         server.start()
     except RuntimeError as error:
         _unavailable(str(error))
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """One throwaway 3-master Redis Cluster for the whole session."""
+    if redis_server_binary() is None:
+        _unavailable("redis-server is not installed")
+    cluster = LocalCluster(masters=3)
+    try:
+        cluster.start()
+    except RuntimeError as error:
+        _unavailable(str(error))
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def cluster_client(redis_cluster):
+    client = patterns.connect(redis_cluster.url)
+    yield client
+    client.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -52,12 +72,16 @@ def r(request, backend):
     """A client with an empty key space, on the backend under test."""
     if backend == "fake":
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    elif backend == "real":
+        client = patterns.connect(request.getfixturevalue("redis_server").url)
     else:
-        server = request.getfixturevalue("redis_server")
-        client = patterns.connect(server.url)
+        client = request.getfixturevalue("cluster_client")
+    if backend != "fake":
+        if backend == "real" and not request.getfixturevalue("redis_server").running:
+            request.getfixturevalue("redis_server").start()
         client.flushall()
     yield client
-    patterns.connection.keys.set_namespace(client, None)
+    keys.set_namespace(client, None)
 
 
 @pytest.fixture
@@ -70,12 +94,12 @@ def real(redis_server):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Under CI=true, a skipped real-server test is a failure, not a pass."""
+    """Under CI=true, a skipped real-server or cluster test is a failure, not a pass."""
     outcome = yield
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
     backend = callspec.params.get("backend") if callspec else None
-    on_real = backend == "real" or "redis_server" in getattr(item, "fixturenames", ())
-    if IN_CI and report.skipped and on_real:
+    on_server = backend in ("real", "cluster") or bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if IN_CI and report.skipped and on_server:
         report.outcome = "failed"
-        report.longrepr = f"skipped on the real server under CI=true: {report.longrepr}"
+        report.longrepr = f"skipped on a real server or cluster under CI=true: {report.longrepr}"

@@ -57,9 +57,9 @@ def test_malformed_urls_raise_value_error_naming_the_url(url, message):
 
 
 def test_unreachable_server_fails_fast_and_says_how_to_fall_back():
-    from servers import free_port
+    from patterns.sandbox import free_ports
 
-    url = f"redis://user:s3cret@127.0.0.1:{free_port()}/0"
+    url = f"redis://user:s3cret@127.0.0.1:{free_ports()[0]}/0"
     started = time.monotonic()
     with pytest.raises(patterns.BackendUnavailable) as caught:
         patterns.connect(url)
@@ -88,3 +88,28 @@ def test_bad_namespace_is_refused_at_connect(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     with pytest.raises(ValueError, match="namespace"):
         patterns.connect(namespace="a{b}")
+
+
+def test_a_cluster_node_url_gives_a_cluster_client(cluster_client, redis_cluster):
+    assert patterns.is_cluster(cluster_client) and not patterns.is_fake(cluster_client)
+    assert len(cluster_client.get_primaries()) == 3
+    version = cluster_client.info("server", target_nodes=cluster_client.get_default_node())["redis_version"]
+    assert patterns.describe(cluster_client).startswith(f"Redis Cluster {version}, 3 masters, via 127.0.0.1:")
+
+
+def test_any_node_of_the_cluster_will_do(redis_cluster):
+    client = patterns.connect(f"redis://127.0.0.1:{redis_cluster.ports[2]}")
+    try:
+        client.set("{a}k", "v")
+        assert client.get("{a}k") == "v"
+    finally:
+        client.close()
+
+
+def test_a_cluster_url_selecting_another_database_is_refused(redis_cluster):
+    with pytest.raises(ValueError, match="a cluster has only database 0"):
+        patterns.connect(f"redis://127.0.0.1:{redis_cluster.ports[0]}/3")
+
+
+def test_a_single_server_is_not_mistaken_for_a_cluster(real):
+    assert not patterns.is_cluster(real)

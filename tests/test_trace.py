@@ -48,15 +48,19 @@ def test_a_loaded_script_is_one_round_trip(r):
 
 
 def test_an_unknown_script_costs_one_extra_round_trip_once(r):
+    # With a key, a cluster routes every call to the same node (keyless ones go anywhere).
     script = LuaScript("fresh", "return 7")
     with trace(r) as t:
-        assert script(r, []) == 7
-        assert script(r, []) == 7
+        assert script(r, ["k"]) == 7
+        assert script(r, ["k"]) == 7
     assert t.names == ["EVALSHA", "EVAL", "EVALSHA"]
 
 
 def test_connection_setup_is_not_counted(r):
-    r.connection_pool.disconnect()
+    if patterns.is_cluster(r):
+        r.disconnect_connection_pools()
+    else:
+        r.connection_pool.disconnect()
     with trace(r) as t:
         r.ping()
     assert t.names == ["PING"]
@@ -124,3 +128,21 @@ def test_parse_packed_inverts_redis_py_packing(commands):
 
 def test_describe_and_trace_are_public():
     assert patterns.trace is trace
+
+
+def test_a_cluster_pipeline_costs_one_round_trip_per_node_it_touches(cluster_client):
+    # These three keys hash to slots owned by three different masters.
+    names = ["a", "b", "c"]
+    assert len({cluster_client.get_node_from_key(n).name for n in names}) == 3
+    with trace(cluster_client) as t:
+        pipe = cluster_client.pipeline(transaction=False)
+        for name in names:
+            pipe.get(name)
+        pipe.execute()
+    assert sorted(t.names) == ["GET", "GET", "GET"] and t.round_trips == 3
+    with trace(cluster_client) as t:
+        pipe = cluster_client.pipeline(transaction=False)
+        for name in ["{a}1", "{a}2", "{a}3"]:
+            pipe.get(name)
+        pipe.execute()
+    assert t.round_trips == 1  # one hash tag, one slot, one node

@@ -1,0 +1,198 @@
+"""Throwaway local Redis servers and clusters, for the tests and for notebooks that need several.
+
+Nothing here touches a server it did not start (a machine may run Redis on 6379 for
+other uses): each server gets a free port below 32768 (the kernel hands out
+32768-60999 to outgoing connections), its own temporary directory and no
+persistence, and is stopped by ``stop()``/``cleanup()`` or a ``with`` block.
+A cluster node also binds its port + 10000 for the cluster bus, so cluster ports
+are chosen with both free.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+PORT_CEILING = 32768  # first port the kernel may hand to an outgoing connection
+CLUSTER_BUS_OFFSET = 10000
+START_ATTEMPTS = 5
+
+
+def redis_server_binary() -> str | None:
+    """The path of ``redis-server``, or None where it is not installed."""
+    return shutil.which("redis-server")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int = 1, *, cluster_bus: bool = False) -> list[int]:
+    """``count`` consecutive free ports (each with its bus port free too, for a cluster)."""
+    top = PORT_CEILING - (CLUSTER_BUS_OFFSET if cluster_bus else 0) - count
+    for _ in range(500):
+        base = random.randrange(12000, top)
+        ports = list(range(base, base + count))
+        wanted = ports + ([p + CLUSTER_BUS_OFFSET for p in ports] if cluster_bus else [])
+        if all(port_is_free(p) for p in wanted):
+            return ports
+    raise RuntimeError(f"no {count} free consecutive ports found below {top}")
+
+
+class LocalServer:
+    """One redis-server on 127.0.0.1, started on a free port."""
+
+    def __init__(self, *extra_args: str) -> None:
+        self.extra_args = extra_args
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.dir = Path(tempfile.mkdtemp(prefix="workbook-redis-"))
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, port: int | None = None) -> "LocalServer":
+        """Start on ``port`` (or a fresh free one), trying a new port if the start fails."""
+        binary = redis_server_binary()
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install -y redis-server)")
+        last_error = ""
+        for _ in range(START_ATTEMPTS):
+            self.port = port or free_ports()[0]
+            log = self.dir / f"redis-{self.port}.log"
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir), "--logfile", str(log), *self.extra_args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if self._wait_ready():
+                return self
+            last_error = log.read_text(errors="replace")[-500:] if log.exists() else "no log"
+            self.stop()
+            if port:
+                break
+        raise RuntimeError(f"redis-server did not start on 127.0.0.1:{self.port}: {last_error}")
+
+    def _wait_ready(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            try:
+                with redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5) as probe:
+                    if probe.ping():
+                        return True
+            except redis.RedisError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Stop the server (it loses its data: nothing is persisted)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, as a crashed server coming back would."""
+        port = self.port
+        self.stop()
+        self.start(port)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "LocalServer":
+        return self.start() if not self.running else self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cleanup()
+
+
+class LocalCluster:
+    """A Redis Cluster of ``masters`` nodes on 127.0.0.1 (no replicas), ready when started."""
+
+    def __init__(self, masters: int = 3) -> None:
+        if masters < 3:
+            raise ValueError(f"a Redis Cluster needs at least 3 masters, got {masters}")
+        self.masters = masters
+        self.nodes: list[LocalServer] = []
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url if self.nodes else ""
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    def start(self) -> "LocalCluster":
+        last_error: Exception | None = None
+        for _ in range(START_ATTEMPTS):
+            try:
+                return self._start_once(free_ports(self.masters, cluster_bus=True))
+            except RuntimeError as error:  # a port was taken meanwhile: try others
+                last_error = error
+                self.cleanup()
+        raise RuntimeError(f"the cluster did not start: {last_error}")
+
+    def _start_once(self, ports: list[int]) -> "LocalCluster":
+        cluster_args = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                        "--cluster-config-file", "nodes.conf")
+        self.nodes = [LocalServer(*cluster_args).start(port) for port in ports]
+        create = subprocess.run(
+            ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=60,
+        )
+        if create.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-500:]}{create.stderr[-500:]}")
+        self._wait_ok()
+        return self
+
+    def _wait_ok(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = []
+            for node in self.nodes:
+                with redis.Redis(port=node.port, decode_responses=True, socket_timeout=1) as probe:
+                    states.append(probe.cluster("info").get("cluster_state"))
+            if all(state == "ok" for state in states):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the cluster did not reach cluster_state:ok")
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.cleanup()
+        self.nodes = []
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cleanup()

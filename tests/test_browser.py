@@ -1,0 +1,230 @@
+"""End to end in a real browser: JupyterLab started as `make lab` starts it, every notebook run
+in headless Chromium, and each chapter's live widget driven by real clicks and key presses.
+
+Debian's Chromium (/usr/bin/chromium) is driven by Playwright; no browser is ever
+downloaded. Lab serves a temporary copy of notebooks/, so running and saving
+there never touches the committed notebooks. A screenshot of each notebook is saved
+to test-artifacts/ as evidence.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from patterns.sandbox import free_ports
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from lab import lab_command  # noqa: E402  (the same command line `make lab` runs)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+RUN_TIMEOUT = 300
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (Debian: apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on a copy of notebooks/, on a free port, token auth on; yields (base URL, token)."""
+    root = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", root)
+    port = free_ports()[0]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path_factory.mktemp("workspaces"))
+    log_path = root.parent / "lab.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(lab_command(port, root, open_browser=False), stdout=log,
+                                   stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        token = _wait_for_token(log_path, port, process)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for_token(log_path: Path, port: int, process: subprocess.Popen, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
+        found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)", log_path.read_text())
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    pytest.fail(f"JupyterLab printed no URL with a token: {log_path.read_text()[-2000:]}")
+
+
+def test_lab_listens_on_loopback_and_requires_the_token(lab):
+    base, token = lab
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/api/contents")
+    assert refused.value.code == 403
+    with urllib.request.urlopen(f"{base}/api/contents?token={token}") as answer:
+        listed = {item["name"] for item in json.load(answer)["content"]}
+    assert {p.name for p in NOTEBOOKS} <= listed
+
+
+# -- running a notebook in the page ----------------------------------------------------------------
+
+
+def _menu(page, menu: str, command: str) -> None:
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    page.locator(f'li[data-command="{command}"]').click()
+
+
+def _run_all(page) -> None:
+    """Clear every output, run all cells, and wait until every code cell has run."""
+    _menu(page, "Edit", "editmenu:clear-all")
+    _menu(page, "Run", "runmenu:run-all")
+    deadline = time.monotonic() + RUN_TIMEOUT
+    prompts: list[str] = []
+    while time.monotonic() < deadline:
+        status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
+        # textContent, not innerText: cells scrolled out of view are not rendered, but keep their text.
+        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
+        if status == "idle" and prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the notebook did not finish within {RUN_TIMEOUT} s; prompts: {prompts}")
+
+
+def _open(page, base: str, token: str, name: str) -> None:
+    page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
+        timeout=60_000,
+    )
+
+
+def _saved_errors(base: str, token: str, name: str) -> list[str]:
+    with urllib.request.urlopen(f"{base}/api/contents/{name}?token={token}") as answer:
+        notebook = json.load(answer)["content"]
+    return [f"{o['ename']}: {o['evalue']}" for c in notebook["cells"] for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
+# -- each chapter's widget, driven like a person would -------------------------------------------------
+
+
+def _numbers(page, marker: str):
+    numbers = page.locator(".widget-html-content", has_text=marker).first
+    numbers.scroll_into_view_if_needed()
+    return numbers
+
+
+def _wait_text(locator, pattern: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = locator.inner_text()
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.2)
+    pytest.fail(f"expected /{pattern}/ in {text!r}")
+
+
+def _slider(page, label: str):
+    return page.locator(".widget-slider", has_text=label).first
+
+
+def _press_on_slider(page, label: str, key: str) -> str:
+    _slider(page, label).locator(".noUi-handle").first.focus()
+    page.keyboard.press(key)
+    return _slider(page, label).locator(".widget-readout").inner_text()
+
+
+def drive_cache_dashboard(page) -> None:
+    numbers = _numbers(page, "hit ratio")
+    page.get_by_role("button", name="Reset").click()
+    _wait_text(numbers, r"requests 0 ")
+    # The database-latency slider, moved to its maximum with the keyboard, shows on a miss.
+    assert _press_on_slider(page, "DB ms", "End").strip() == "300"
+    page.get_by_role("button", name="Send 1 request").click()
+    text = _wait_text(numbers, r"requests 1 ")
+    assert "misses 1" in text and float(re.search(r"p50 ≈([\d.]+) ms", text).group(1)) >= 250
+    # Back to a fast database: the same product again is a hit, and fast.
+    assert _press_on_slider(page, "DB ms", "Home").strip() == "0"
+    ttl_before = _slider(page, "TTL").locator(".widget-readout").inner_text()
+    assert _press_on_slider(page, "TTL", "ArrowRight") != ttl_before
+    page.get_by_role("button", name="Send 1 request").click()
+    _wait_text(numbers, r"requests 2 ")
+    # Traffic runs in the background: the button is disabled meanwhile, and requests pile up.
+    run = page.get_by_role("button", name="Run 3 s of traffic")
+    run.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && b.disabled)",
+        timeout=5_000,
+    )
+    _wait_text(numbers, r"requests ([3-9]\d|\d{3,}) ", timeout=10)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && !b.disabled)",
+        timeout=15_000,
+    )
+    page.get_by_role("button", name="Change a price").click()
+    page.get_by_role("button", name="Reset").click()
+    _wait_text(numbers, r"requests 0 ")
+
+
+WIDGET_DRIVERS = {"01_caching": drive_cache_dashboard}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_the_browser_and_its_widget_responds(browser, lab, notebook):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _open(page, base, token, notebook.name)
+        _run_all(page)
+        page.keyboard.press("Control+s")
+        time.sleep(1)
+        assert _saved_errors(base, token, notebook.name) == []
+        assert page.locator(".jp-OutputArea-output:has-text('Traceback (most recent call last)')").count() == 0
+        drive = WIDGET_DRIVERS.get(notebook.stem)
+        if drive:
+            drive(page)
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}.png"))
+        page.close()
+
+
+def test_every_chapter_with_a_widget_has_a_driver():
+    with_widgets = {p.stem for p in NOTEBOOKS if "patterns.widgets" in p.read_text()}
+    assert with_widgets == set(WIDGET_DRIVERS)
