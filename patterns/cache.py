@@ -150,14 +150,15 @@ class Cache:
         """The Redis key of ``key``'s entry (its fill token shares the same hash tag)."""
         return keys.key(self.r, f"cache:{self.namespace}", key)
 
-    def _keys(self, key: str) -> list[str]:
+    def redis_keys(self, key: str) -> list[str]:
+        """Every Redis key an entry uses (the entry, its fill token): one hash tag, one slot."""
         return [self.key_for(key), keys.key(self.r, f"cache:{self.namespace}", key, "fill")]
 
     # -- the public operations ----------------------------------------------------------
     def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
         ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
-        fill_keys = self._keys(key)
+        fill_keys = self.redis_keys(key)
         deadline = time.monotonic() + self.wait_timeout
         delay, waited = 0.005, False
         while True:
@@ -200,7 +201,7 @@ class Cache:
         """
         ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
         text = encode(value, key=key, max_bytes=self.max_value_bytes)
-        entry, token_key = self._keys(key)
+        entry, token_key = self.redis_keys(key)
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(token_key)
         pipe.hset(entry, mapping={"value": text, "delta": 0})
@@ -209,7 +210,7 @@ class Cache:
 
     def invalidate(self, key: str) -> bool:
         """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
-        entry, token_key = self._keys(key)
+        entry, token_key = self.redis_keys(key)
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(entry)
         pipe.delete(token_key)

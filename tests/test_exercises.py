@@ -158,3 +158,33 @@ def test_one_round_trip_solutions_pass(capsys, solution):
 def test_start_checker_names_the_problem(capsys, solution, says):
     start.check(solution)
     assert says in capsys.readouterr().out
+
+
+# -- notebook 08: hash tags ------------------------------------------------------------------------
+
+from patterns.exercises import scaling  # noqa: E402
+
+
+def reference_keys_for(user_id):
+    return f"profile:{{{user_id}}}", f"sessions:{{{user_id}}}"
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (lambda u: (f"profile:{u}", f"sessions:{u}"), "would fail with CROSSSLOT"),
+        (lambda u: (f"{{users}}:profile:{u}", f"{{users}}:sessions:{u}"), "use only 1 slot(s)"),
+        (lambda u: (f"{{{u}}}", f"{{{u}}}"), "need different names"),
+        (lambda u: ("{x}:profile", "{x}:sessions"), "do not contain the user id"),
+        (lambda u: [f"{{{u}}}a", f"{{{u}}}b"], "return a tuple"),
+    ],
+)
+def test_scaling_checker_names_the_problem(capsys, solution, says):
+    scaling.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_scaling_reference_passes(capsys):
+    scaling.check(reference_keys_for)
+    assert capsys.readouterr().out.startswith("✓ each user's two keys share a slot")
