@@ -202,7 +202,20 @@ def drive_cache_dashboard(page) -> None:
     _wait_text(numbers, r"requests 0 ")
 
 
-WIDGET_DRIVERS = {"01_caching": drive_cache_dashboard}
+def drive_slot_explorer(page) -> None:
+    box = page.locator(".widget-text", has_text="keys").locator("input").first
+    box.scroll_into_view_if_needed()
+    verdict = page.locator(".widget-html-content", has_text="slot").last
+    box.fill("")
+    box.type("{order:7}:items, {order:7}:total")  # real key presses
+    _wait_text(verdict, r"✓ one slot")
+    box.type(", order:8")
+    _wait_text(verdict, r"✗ 2 slots")
+    table = page.locator(".widget-html-content table").last
+    assert "order:8" in table.inner_text() and "master" in table.inner_text()
+
+
+WIDGET_DRIVERS = {"01_caching": drive_cache_dashboard, "08_scaling_out": drive_slot_explorer}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

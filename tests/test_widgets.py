@@ -1,0 +1,51 @@
+"""Widgets behave as their notebooks say, driven from code (the browser test clicks them for real)."""
+from __future__ import annotations
+
+import fakeredis
+import pytest
+from redis.cluster import key_slot
+
+from patterns.widgets.cache import CacheDashboard
+from patterns.widgets.cluster import SlotExplorer, hashed_part
+
+
+@pytest.mark.parametrize(
+    ("name", "hashed"),
+    [("{user1000}.following", "user1000"), ("foo{}{bar}", "foo{}{bar}"), ("foo{{bar}}zap", "{bar"),
+     ("foo{bar}{zap}", "bar"), ("plain", "plain"), ("open{only", "open{only")],
+)
+def test_hashed_part_follows_the_cluster_spec(name, hashed):
+    assert hashed_part(name) == hashed
+    assert key_slot(name.encode()) == key_slot(hashed.encode())
+
+
+def test_slot_explorer_says_whether_keys_share_a_slot():
+    explorer = SlotExplorer()
+    explorer.names.value = "{a}1, {a}2"
+    assert explorer.verdict.value.startswith("✓ one slot")
+    explorer.names.value = "{a}1, {b}2"
+    assert explorer.verdict.value.startswith("✗ 2 slots")
+    assert [row[3] for row in explorer.rows()] == [explorer.owner(key_slot(b"a")), explorer.owner(key_slot(b"b"))]
+
+
+def test_cache_dashboard_counts_hits_misses_and_queries():
+    dashboard = CacheDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                               ttl=60, latency_ms=0)
+    dashboard.send(50)
+    stats = dashboard.cache.stats
+    assert stats.hits + stats.misses == 50 and stats.misses == dashboard.db.queries
+    assert f"requests 50 · hits {stats.hits}" in dashboard.numbers.value
+    dashboard.reset_button.click()
+    assert dashboard.counts() == "requests 0 · hits 0 · misses 0 · DB queries 0"
+    assert bytes(dashboard.chart.value).startswith(b"\x89PNG")
+
+
+def test_cache_dashboard_price_change_invalidates_the_entry():
+    dashboard = CacheDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                               ttl=60, latency_ms=0)
+    dashboard.cache.get_or_set("product-0", lambda: dashboard.db.read("product-0"))
+    old_price = dashboard.db.prices["product-0"]
+    dashboard.change_button.click()
+    assert dashboard.db.prices["product-0"] == old_price + 1
+    value = dashboard.cache.get_or_set("product-0", lambda: dashboard.db.read("product-0"))
+    assert value["price"] == old_price + 1
