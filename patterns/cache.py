@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, TypeVar
 
 from . import keys
+from .breaker import Breaker
 from .connection import UNAVAILABLE_ERRORS
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
@@ -138,8 +139,8 @@ class Cache:
         self.fill_timeout = _check_seconds(fill_timeout, "fill_timeout")
         self.wait_timeout = _check_seconds(wait_timeout, "wait_timeout", allow_zero=True)
         self.max_value_bytes = max_value_bytes
-        self.breaker_seconds = _check_seconds(breaker_seconds, "breaker_seconds", allow_zero=True)
-        self._redis_down_until = 0.0
+        self.breaker = Breaker(_check_seconds(breaker_seconds, "breaker_seconds", allow_zero=True),
+                               f"cache {self.namespace}", log)
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.stats = CacheStats()
@@ -162,13 +163,14 @@ class Cache:
         deadline = time.monotonic() + self.wait_timeout
         delay, waited = 0.005, False
         while True:
-            if self._breaker_open():
+            if self.breaker.is_open():
                 self._count("bypassed")
                 return self._from_source(fetcher)
             try:
                 value, fresh_ms, token = self._read(fill_keys)
             except UNAVAILABLE_ERRORS as error:
-                self._redis_failed(error, f"serving {key!r} from the source")
+                self._count("redis_errors")
+                self.breaker.trip(error, f"serving {key!r} from the source")
                 return self._from_source(fetcher)
             if value is not None and token is None:
                 self._count("hits")
@@ -272,7 +274,8 @@ class Cache:
         try:
             written = _FILL(self.r, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
         except UNAVAILABLE_ERRORS as error:
-            self._redis_failed(error, f"returning {key!r} uncached")
+            self._count("redis_errors")
+            self.breaker.trip(error, f"returning {key!r} uncached")
             return value
         if not written:
             self._count("fills_refused")
@@ -287,19 +290,6 @@ class Cache:
     def _from_source(self, fetcher: Callable[[], T]) -> T:
         self._count("origin_calls")
         return fetcher()
-
-    def _breaker_open(self) -> bool:
-        return self._redis_down_until > time.monotonic()
-
-    def _redis_failed(self, error: Exception, action: str) -> None:
-        # Open the breaker: for breaker_seconds, callers go straight to the source instead of
-        # each paying a connect timeout against a server that is down.
-        self._count("redis_errors")
-        self._redis_down_until = time.monotonic() + self.breaker_seconds
-        log.warning(
-            "cache %s: Redis unavailable (%s); %s, and skipping Redis for %.0f s",
-            self.namespace, error, action, self.breaker_seconds,
-        )
 
     def _ttl_ms(self, ttl: float) -> int:
         # Jitter only shortens: a caller asking for 300 s never gets data older than that.

@@ -4,8 +4,10 @@ What each pattern does when Redis fails, proven rather than argued:
 - connect(): a stopped or frozen server is reported within a bounded time, never a hang;
 - Cache: serves from the source while Redis is down (a single server stopped or frozen,
   or a cluster that lost a master and declared itself down) and uses Redis again once it
-  is back.
-Each later chapter adds its pattern's faults here.
+  is back;
+- rate limiters: fail open or closed, as the caller chose, within the time bound, and
+  count again once the server is back.
+Each chapter adds its pattern's faults here.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 
 import patterns
 from patterns import Cache, connection
+from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None and not os.environ.get("CI"),
@@ -140,3 +143,30 @@ def _wait_for_cluster_down(cluster: LocalCluster, timeout: float = 30) -> None:
         time.sleep(0.2)
     survivor.close()
     pytest.fail("the cluster never declared itself down after losing a master")
+
+
+@pytest.mark.parametrize("on_unavailable", ["open", "closed"])
+def test_rate_limiter_fails_as_configured_while_the_server_is_down_then_counts_again(server, on_unavailable):
+    limiter = ALGORITHMS["sliding_log"](patterns.connect(server.url), 2, 60, on_unavailable=on_unavailable,
+                                        breaker_seconds=0.2)
+    assert [limiter.hit("client").allowed for _ in range(3)] == [True, True, False]
+    server.stop()
+    started = time.monotonic()
+    decisions = [limiter.hit("client") for _ in range(5)]
+    assert time.monotonic() - started < 2
+    assert all(d.degraded and d.allowed is (on_unavailable == "open") for d in decisions)
+    server.restart()  # empty again: nothing is persisted
+    time.sleep(0.25)
+    assert [limiter.hit("client").allowed for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_rate_limiter_on_a_frozen_server_decides_within_the_bound(server, short_timeouts, algorithm):
+    limiter = ALGORITHMS[algorithm](patterns.connect(server.url), 5, 60, on_unavailable="closed",
+                                    breaker_seconds=30)
+    with frozen(server):
+        started = time.monotonic()
+        decisions = [limiter.hit("client") for _ in range(5)]
+        elapsed = time.monotonic() - started
+    assert all(d.degraded and not d.allowed for d in decisions)
+    assert elapsed <= short_timeouts  # one timeout, then the breaker answers at once
