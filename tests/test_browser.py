@@ -215,7 +215,32 @@ def drive_slot_explorer(page) -> None:
     assert "order:8" in table.inner_text() and "master" in table.inner_text()
 
 
-WIDGET_DRIVERS = {"01_caching": drive_cache_dashboard, "08_scaling_out": drive_slot_explorer}
+def drive_rate_limit_dashboard(page) -> None:
+    numbers = _numbers(page, "allowed")
+    page.get_by_role("button", name="Reset").click()
+    _wait_text(numbers, r"allowed 0 · denied 0")
+    assert _press_on_slider(page, "limit", "Home").strip() == "1"  # 1 request per window
+    for _ in range(3):
+        page.get_by_role("button", name="Send 1 request").click()
+    _wait_text(numbers, r"limit=1, .*allowed 1 · denied 2")
+    page.get_by_role("combobox", name="algorithm").select_option("fixed_window")
+    _wait_text(numbers, r"FixedWindow\(limit=1, .*allowed 0 · denied 0")
+    page.get_by_role("button", name="Send 10 at once").click()
+    _wait_text(numbers, r"allowed 1 · denied 9")
+    fire = page.get_by_role("button", name="Fire for 5 s")
+    fire.click()
+    _wait_text(numbers, r"denied (1\d|[2-9]\d|\d{3,})", timeout=10)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Fire for') && !b.disabled)",
+        timeout=15_000,
+    )
+
+
+WIDGET_DRIVERS = {
+    "01_caching": drive_cache_dashboard,
+    "02_rate_limiting": drive_rate_limit_dashboard,
+    "08_scaling_out": drive_slot_explorer,
+}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

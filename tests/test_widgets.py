@@ -7,6 +7,7 @@ from redis.cluster import key_slot
 
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
+from patterns.widgets.ratelimit import RateLimitDashboard
 
 
 @pytest.mark.parametrize(
@@ -49,3 +50,27 @@ def test_cache_dashboard_price_change_invalidates_the_entry():
     assert dashboard.db.prices["product-0"] == old_price + 1
     value = dashboard.cache.get_or_set("product-0", lambda: dashboard.db.read("product-0"))
     assert value["price"] == old_price + 1
+
+
+def test_rate_limit_dashboard_counts_decisions_and_resets_on_new_settings():
+    dashboard = RateLimitDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                                   algorithm="fixed_window", limit=3, window=60)
+    dashboard.burst_button.click()
+    assert dashboard.counts() == "FixedWindow(limit=3, window=60s, name='dashboard'): allowed 3 · denied 7"
+    assert "retry after" in dashboard.numbers.value
+    dashboard.limit_slider.value = 5  # a new limiter, a new caller, an empty timeline
+    assert dashboard.counts().endswith("allowed 0 · denied 0")
+    dashboard.send_button.click()
+    assert dashboard.counts() == "FixedWindow(limit=5, window=60s, name='dashboard'): allowed 1 · denied 0"
+    assert bytes(dashboard.chart.value).startswith(b"\x89PNG")
+
+
+def test_rate_limit_dashboard_fires_in_the_background():
+    dashboard = RateLimitDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                                   limit=2, window=60)
+    dashboard.rate_slider.value = 50
+    dashboard.start_firing(0.5)
+    assert dashboard.fire_button.disabled
+    dashboard.wait()
+    assert not dashboard.fire_button.disabled
+    assert dashboard.counts().startswith("SlidingLog(limit=2, window=60s, name='dashboard'): allowed 2 · denied ")

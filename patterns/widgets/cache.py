@@ -61,7 +61,7 @@ class CacheDashboard:
         self.change_button = w.Button(description="Change a price", icon="pencil")
         self.reset_button = w.Button(description="Reset", icon="refresh")
         self.numbers = w.HTML()
-        self.chart = w.Image(format="png")
+        self.chart = _chart.image()
         self.send_button.on_click(lambda _: self.send(1))
         self.run_button.on_click(lambda _: self.start_traffic(3.0))
         self.change_button.on_click(lambda _: self.change_price())
