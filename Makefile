@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test notebooks clean
+.PHONY: lab test notebooks bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 ## notebooks: re-run every notebook on fakeredis and save its outputs (commit them)
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py
+
+## bench: the patterns against the libraries users would pick instead, on a throwaway server
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

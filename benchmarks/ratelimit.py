@@ -1,0 +1,71 @@
+"""Rate limiters: decisions per second and round trips per decision, ours against `limits`.
+
+    python benchmarks/ratelimit.py [--hits 5000]        (make bench)
+
+Both libraries run against the same throwaway redis-server, started here on a free
+port, in one run, one after the other, from one thread: the numbers compare the cost
+of a decision (script vs commands, round trips), not a server's capacity. The
+`limits` strategies that match ours: fixed window, moving window (a sliding log) and
+sliding window counter; token bucket and GCRA have no `limits` counterpart.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from limits import RateLimitItemPerMinute
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+
+import patterns
+from patterns.ratelimit import ALGORITHMS
+from patterns.sandbox import LocalServer
+from patterns.trace import trace
+
+LIMITS_EQUIVALENT = {
+    "fixed_window": FixedWindowRateLimiter,
+    "sliding_log": MovingWindowRateLimiter,
+    "sliding_window_counter": SlidingWindowCounterRateLimiter,
+}
+CALLERS = 100
+LIMIT = 1_000_000  # high enough that every request is allowed: both sides do the same work
+
+
+def measure(hit, hits: int) -> tuple[float, float]:
+    """(decisions per second, round trips per decision) for ``hit(caller)``."""
+    for i in range(CALLERS):  # warm up: scripts loaded, connections open
+        hit(f"caller-{i}")
+    with trace() as t:
+        started = time.perf_counter()
+        for i in range(hits):
+            hit(f"caller-{i % CALLERS}")
+        elapsed = time.perf_counter() - started
+    return hits / elapsed, t.round_trips / hits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hits", type=int, default=5000)
+    args = parser.parse_args()
+    with LocalServer() as server:
+        r = patterns.connect(server.url)
+        storage = RedisStorage(server.url)
+        item = RateLimitItemPerMinute(LIMIT)
+        print(f"{args.hits} decisions each, {CALLERS} callers, one thread, {patterns.describe(r)}\n")
+        print(f"{'algorithm':24} {'patterns':>12} {'limits':>12} {'ratio':>7}   round trips per decision")
+        for name, limiter_class in ALGORITHMS.items():
+            ours = limiter_class(r, LIMIT, 60, name="bench")
+            ours_rate, ours_trips = measure(ours.hit, args.hits)
+            line = f"{name:24} {ours_rate:>10,.0f}/s"
+            if name in LIMITS_EQUIVALENT:
+                theirs = LIMITS_EQUIVALENT[name](storage)
+                their_rate, their_trips = measure(lambda caller: theirs.hit(item, name, caller), args.hits)  # own keys per strategy
+                line += f" {their_rate:>10,.0f}/s {ours_rate / their_rate:>6.2f}x   {ours_trips:.1f} vs {their_trips:.1f}"
+            else:
+                line += f" {'(none)':>12} {'':>7}   {ours_trips:.1f}"
+            print(line)
+        r.connection_pool.disconnect()
+
+
+if __name__ == "__main__":
+    main()
