@@ -3,7 +3,8 @@
     python benchmarks/ratelimit.py [--hits 5000]        (make bench)
 
 Both libraries run against the same throwaway redis-server, started here on a free
-port, in one run, one after the other, from one thread: the numbers compare the cost
+port, in one run, alternating over three rounds (each side's best is reported), from
+one thread: the numbers compare the cost
 of a decision (script vs commands, round trips), not a server's capacity. The
 `limits` strategies that match ours: fixed window, moving window (a sliding log) and
 sliding window counter; token bucket and GCRA have no `limits` counterpart.
@@ -28,6 +29,7 @@ LIMITS_EQUIVALENT = {
     "sliding_window_counter": SlidingWindowCounterRateLimiter,
 }
 CALLERS = 100
+ROUNDS = 3
 LIMIT = 1_000_000  # high enough that every request is allowed: both sides do the same work
 
 
@@ -51,15 +53,19 @@ def main() -> None:
         r = patterns.connect(server.url)
         storage = RedisStorage(server.url)
         item = RateLimitItemPerMinute(LIMIT)
-        print(f"{args.hits} decisions each, {CALLERS} callers, one thread, {patterns.describe(r)}\n")
+        print(f"{args.hits} decisions a round, best of {ROUNDS}, {CALLERS} callers, one thread, {patterns.describe(r)}\n")
         print(f"{'algorithm':24} {'patterns':>12} {'limits':>12} {'ratio':>7}   round trips per decision")
         for name, limiter_class in ALGORITHMS.items():
             ours = limiter_class(r, LIMIT, 60, name="bench")
-            ours_rate, ours_trips = measure(ours.hit, args.hits)
+            theirs = LIMITS_EQUIVALENT[name](storage) if name in LIMITS_EQUIVALENT else None
+            ours_best, their_best = (0.0, 0.0), (0.0, 0.0)
+            for _ in range(ROUNDS):  # alternate the two sides, keep each one's best round
+                ours_best = max(ours_best, measure(ours.hit, args.hits))
+                if theirs:  # the strategy name keeps each strategy's keys apart
+                    their_best = max(their_best, measure(lambda c: theirs.hit(item, name, c), args.hits))
+            (ours_rate, ours_trips), (their_rate, their_trips) = ours_best, their_best
             line = f"{name:24} {ours_rate:>10,.0f}/s"
-            if name in LIMITS_EQUIVALENT:
-                theirs = LIMITS_EQUIVALENT[name](storage)
-                their_rate, their_trips = measure(lambda caller: theirs.hit(item, name, caller), args.hits)  # own keys per strategy
+            if theirs:
                 line += f" {their_rate:>10,.0f}/s {ours_rate / their_rate:>6.2f}x   {ours_trips:.1f} vs {their_trips:.1f}"
             else:
                 line += f" {'(none)':>12} {'':>7}   {ours_trips:.1f}"
