@@ -27,16 +27,22 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _started(make):
+    """Make and start a throwaway server or cluster, or skip (fail under CI) where impossible."""
+    if redis_server_binary() is None:
+        _unavailable("redis-server is not installed")
+    resource = make()
+    try:
+        return resource.start()
+    except RuntimeError as error:
+        resource.cleanup()
+        _unavailable(str(error))
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     """One throwaway redis-server for the whole session (tests may stop and restart it)."""
-    if redis_server_binary() is None:
-        _unavailable("redis-server is not installed")
-    server = LocalServer()
-    try:
-        server.start()
-    except RuntimeError as error:
-        _unavailable(str(error))
+    server = _started(LocalServer)
     yield server
     server.cleanup()
 
@@ -44,13 +50,7 @@ def redis_server():
 @pytest.fixture(scope="session")
 def redis_cluster():
     """One throwaway 3-master Redis Cluster for the whole session."""
-    if redis_server_binary() is None:
-        _unavailable("redis-server is not installed")
-    cluster = LocalCluster(masters=3)
-    try:
-        cluster.start()
-    except RuntimeError as error:
-        _unavailable(str(error))
+    cluster = _started(lambda: LocalCluster(masters=3))
     yield cluster
     cluster.cleanup()
 

@@ -10,6 +10,11 @@ from patterns.widgets.cluster import SlotExplorer, hashed_part
 from patterns.widgets.ratelimit import RateLimitDashboard
 
 
+@pytest.fixture
+def fake():
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+
+
 @pytest.mark.parametrize(
     ("name", "hashed"),
     [("{user1000}.following", "user1000"), ("foo{}{bar}", "foo{}{bar}"), ("foo{{bar}}zap", "{bar"),
@@ -29,9 +34,8 @@ def test_slot_explorer_says_whether_keys_share_a_slot():
     assert [row[3] for row in explorer.rows()] == [explorer.owner(key_slot(b"a")), explorer.owner(key_slot(b"b"))]
 
 
-def test_cache_dashboard_counts_hits_misses_and_queries():
-    dashboard = CacheDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                               ttl=60, latency_ms=0)
+def test_cache_dashboard_counts_hits_misses_and_queries(fake):
+    dashboard = CacheDashboard(fake, ttl=60, latency_ms=0)
     dashboard.send(50)
     stats = dashboard.cache.stats
     assert stats.hits + stats.misses == 50 and stats.misses == dashboard.db.queries
@@ -41,9 +45,8 @@ def test_cache_dashboard_counts_hits_misses_and_queries():
     assert bytes(dashboard.chart.value).startswith(b"\x89PNG")
 
 
-def test_cache_dashboard_price_change_invalidates_the_entry():
-    dashboard = CacheDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                               ttl=60, latency_ms=0)
+def test_cache_dashboard_price_change_invalidates_the_entry(fake):
+    dashboard = CacheDashboard(fake, ttl=60, latency_ms=0)
     dashboard.cache.get_or_set("product-0", lambda: dashboard.db.read("product-0"))
     old_price = dashboard.db.prices["product-0"]
     dashboard.change_button.click()
@@ -52,9 +55,8 @@ def test_cache_dashboard_price_change_invalidates_the_entry():
     assert value["price"] == old_price + 1
 
 
-def test_rate_limit_dashboard_counts_decisions_and_resets_on_new_settings():
-    dashboard = RateLimitDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                                   algorithm="fixed_window", limit=3, window=60)
+def test_rate_limit_dashboard_counts_decisions_and_resets_on_new_settings(fake):
+    dashboard = RateLimitDashboard(fake, algorithm="fixed_window", limit=3, window=60)
     dashboard.burst_button.click()
     assert dashboard.counts() == "FixedWindow(limit=3, window=60s, name='dashboard'): allowed 3 · denied 7"
     assert "retry after" in dashboard.numbers.value
@@ -65,12 +67,20 @@ def test_rate_limit_dashboard_counts_decisions_and_resets_on_new_settings():
     assert bytes(dashboard.chart.value).startswith(b"\x89PNG")
 
 
-def test_rate_limit_dashboard_fires_in_the_background():
-    dashboard = RateLimitDashboard(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                                   limit=2, window=60)
+def test_rate_limit_dashboard_fires_in_the_background(fake):
+    dashboard = RateLimitDashboard(fake, limit=2, window=60)
     dashboard.rate_slider.value = 50
     dashboard.start_firing(0.5)
     assert dashboard.fire_button.disabled
     dashboard.wait()
     assert not dashboard.fire_button.disabled
     assert dashboard.counts().startswith("SlidingLog(limit=2, window=60s, name='dashboard'): allowed 2 · denied ")
+
+
+def test_cache_dashboard_runs_traffic_in_the_background(fake):
+    dashboard = CacheDashboard(fake, ttl=60, latency_ms=0)
+    dashboard.rate_slider.value = 100
+    dashboard.start_traffic(0.3)
+    assert dashboard.run_button.disabled
+    dashboard.wait()
+    assert not dashboard.run_button.disabled and len(dashboard.latencies) > 5

@@ -17,6 +17,7 @@ import ipywidgets as w
 
 from ..cache import Cache
 from . import _chart
+from ._traffic import ButtonTask, run_paced
 
 
 class SlowDatabase:
@@ -50,7 +51,6 @@ class CacheDashboard:
         self.cache = Cache(r, "dashboard", ttl=ttl, rng=random.Random(seed))
         self.rng = random.Random(seed)
         self.latencies: list[tuple[bool, float]] = []  # (hit, ms) per request
-        self._running: threading.Thread | None = None
         self._lock = threading.Lock()
 
         self.ttl_slider = w.FloatSlider(value=ttl, min=0.5, max=60, step=0.5, description="TTL (s)")
@@ -63,6 +63,7 @@ class CacheDashboard:
         self.numbers = w.HTML()
         self.chart = _chart.image()
         self.send_button.on_click(lambda _: self.send(1))
+        self._traffic = ButtonTask(self.run_button)
         self.run_button.on_click(lambda _: self.start_traffic(3.0))
         self.change_button.on_click(lambda _: self.change_price())
         self.reset_button.on_click(lambda _: self.reset())
@@ -101,37 +102,15 @@ class CacheDashboard:
 
     def run_traffic(self, seconds: float) -> None:
         """Send requests at the rate slider's pace for ``seconds``, redrawing as it goes."""
-        interval = 1.0 / self.rate_slider.value
-        deadline = time.monotonic() + seconds
-        next_redraw = 0.0
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            self._one_request()
-            if started >= next_redraw:
-                self._refresh()
-                next_redraw = started + 0.5
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-        self._refresh()
+        run_paced(seconds, self.rate_slider.value, self._one_request, self._refresh)
 
     def start_traffic(self, seconds: float) -> None:
         """What the Run button does: traffic in a background thread, so the page stays live."""
-        if self._running and self._running.is_alive():
-            return
-        self.run_button.disabled = True
-
-        def body() -> None:
-            try:
-                self.run_traffic(seconds)
-            finally:
-                self.run_button.disabled = False
-
-        self._running = threading.Thread(target=body, daemon=True)
-        self._running.start()
+        self._traffic.start(lambda: self.run_traffic(seconds))
 
     def wait(self) -> None:
         """Block until background traffic has finished (for code-driven cells)."""
-        if self._running:
-            self._running.join()
+        self._traffic.wait()
 
     def change_price(self, product: str = "product-0") -> float:
         """Write a new price to the database and invalidate the cache entry, as a writer would."""

@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from ..ratelimit import ALGORITHMS, Decision
 from . import _chart
+from ._traffic import ButtonTask, run_paced
 
 
 class RateLimitDashboard:
@@ -24,7 +25,6 @@ class RateLimitDashboard:
         self.events: list[tuple[float, Decision]] = []  # (seconds since start, decision)
         self._started = time.monotonic()
         self._lock = threading.Lock()
-        self._firing: threading.Thread | None = None
 
         self.algorithm = w.Dropdown(options=sorted(ALGORITHMS), value=algorithm, description="algorithm")
         self.limit_slider = w.IntSlider(value=limit, min=1, max=50, description="limit")
@@ -38,6 +38,7 @@ class RateLimitDashboard:
         self.chart = _chart.image()
         self.send_button.on_click(lambda _: self.send(1))
         self.burst_button.on_click(lambda _: self.send(10))
+        self._firing = ButtonTask(self.fire_button)
         self.fire_button.on_click(lambda _: self.start_firing(5.0))
         self.reset_button.on_click(lambda _: self.reset())
         for control in (self.algorithm, self.limit_slider, self.window_slider):
@@ -76,36 +77,15 @@ class RateLimitDashboard:
 
     def fire(self, seconds: float) -> None:
         """Send requests at the rate slider's pace for ``seconds``, redrawing as it goes."""
-        interval = 1.0 / self.rate_slider.value
-        deadline = time.monotonic() + seconds
-        next_redraw = 0.0
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            self._one()
-            if started >= next_redraw:  # drawing costs more than a request: a few frames a second
-                self._refresh()
-                next_redraw = started + 0.25
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-        self._refresh()
+        run_paced(seconds, self.rate_slider.value, self._one, self._refresh)
 
     def start_firing(self, seconds: float) -> None:
         """What the Fire button does: requests from a background thread, so the page stays live."""
-        if self._firing and self._firing.is_alive():
-            return
-        self.fire_button.disabled = True
-
-        def body() -> None:
-            try:
-                self.fire(seconds)
-            finally:
-                self.fire_button.disabled = False
-
-        self._firing = threading.Thread(target=body, daemon=True)
-        self._firing.start()
+        self._firing.start(lambda: self.fire(seconds))
 
     def wait(self) -> None:
-        if self._firing:
-            self._firing.join()
+        """Block until background firing has finished (for code-driven cells)."""
+        self._firing.wait()
 
     def counts(self) -> str:
         with self._lock:
