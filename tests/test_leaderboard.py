@@ -1,0 +1,266 @@
+"""Leaderboards: ordering, competition ranks, ties, pages, windows, removal, on every backend."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+
+import fakeredis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from patterns import keys
+from patterns import leaderboard as leaderboard_module
+from patterns.leaderboard import TIE_MAX_SCORE, Entry, Leaderboard, get_top_users, update_score
+from patterns.trace import trace
+
+NOW = 1_700_000_000.0  # 2023-11-14, a Tuesday
+
+
+class Clock:
+    def __init__(self, at: float = NOW) -> None:
+        self.now = at
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def board(r, **options) -> Leaderboard:
+    options.setdefault("clock", Clock())
+    return Leaderboard(r, "game", **options)
+
+
+def test_the_seed_functions_set_scores_and_read_the_best_first(r):
+    for user, score in [("ada", 10), ("bob", 30), ("cy", 20), ("ada", 5)]:
+        update_score(r, user, score)
+    assert get_top_users(r, 2) == [("bob", 30.0), ("cy", 20.0)]
+    assert get_top_users(r, 10)[-1] == ("ada", 5.0)  # "set" semantics, as in the seed
+
+
+def test_reads_use_zrange_rev_in_one_round_trip(r):
+    update_score(r, "ada", 1)
+    get_top_users(r, 10)  # loads the script
+    with trace(r) as t:
+        get_top_users(r, 10)
+    assert t.round_trips == 1 and t.names == ["EVALSHA"]
+    script = leaderboard_module._READ.source
+    assert "'ZRANGE', KEYS[1], start, stop, 'REV'" in script and "ZREVRANGE'" not in script
+
+
+def test_equal_scores_share_a_rank_and_the_next_rank_skips(r):
+    lb = board(r)
+    for member, score in [("ada", 100), ("bob", 90), ("cy", 100), ("dee", 80), ("eve", 90)]:
+        lb.submit(member, score)
+    assert [(e.rank, e.score) for e in lb.top(5)] == [(1, 100), (1, 100), (3, 90), (3, 90), (5, 80)]
+    assert lb.rank("eve").rank == 3 and lb.rank("dee").rank == 5
+
+
+def test_best_mode_keeps_the_highest_and_sum_mode_adds(r):
+    best, total = board(r), Leaderboard(r, "totals", mode="sum", clock=Clock())
+    for score in (5, 9, 3):
+        best.submit("ada", score)
+        total.submit("ada", score)
+    assert best.rank("ada").score == 9 and total.rank("ada").score == 17
+
+
+def test_the_earliest_achiever_wins_a_tie(r):
+    clock = Clock()
+    lb = board(r, tie_break="earliest", clock=clock)
+    lb.submit("zed", 100)
+    clock.now += 1
+    lb.submit("ada", 100)
+    lb.submit("zed", 100)  # equalling your own score keeps the earlier time
+    assert [(e.rank, e.member, e.score) for e in lb.top(2)] == [(1, "zed", 100.0), (2, "ada", 100.0)]
+
+
+def test_sum_mode_with_tie_break_dates_the_total(r):
+    clock = Clock()
+    lb = Leaderboard(r, "game", mode="sum", tie_break="earliest", clock=clock)
+    lb.submit("ada", 50)
+    clock.now += 10
+    lb.submit("bob", 100)
+    clock.now += 10
+    lb.submit("ada", 50)  # ada reaches 100 after bob did
+    assert [(e.member, e.score) for e in lb.top(2)] == [("bob", 100.0), ("ada", 100.0)]
+
+
+@pytest.mark.parametrize("score", [2.5, -1, TIE_MAX_SCORE + 1])
+def test_tie_broken_scores_outside_the_exact_range_are_refused(r, score):
+    with pytest.raises(ValueError, match="2,097,151"):
+        board(r, tie_break="earliest").submit("ada", score)
+
+
+def test_a_running_total_past_the_exact_range_is_refused_by_the_script(r):
+    lb = Leaderboard(r, "game", mode="sum", tie_break="earliest", clock=Clock())
+    lb.submit("ada", TIE_MAX_SCORE)
+    with pytest.raises(Exception, match="out of the exact range"):
+        lb.submit("ada", 1)
+    assert lb.rank("ada").score == TIE_MAX_SCORE
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinite_scores_are_refused(r, bad):
+    with pytest.raises(ValueError, match="finite"):
+        board(r).submit("ada", bad)
+    assert r.exists(board(r).key) == 0
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda lb: lb.top(0), "count must be"),
+    (lambda lb: lb.page(0), "page number"),
+    (lambda lb: lb.page(1, 0), "page size"),
+    (lambda lb: lb.around("ada", -1), "radius"),
+    (lambda lb: lb.submit("ada", "10"), "score must be a number"),
+    (lambda lb: lb.submit("", 10), "must not be empty"),
+])
+def test_bad_arguments_say_what_is_wrong(r, call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(board(r))
+
+
+def test_unknown_members_give_none_and_empty_lists(r):
+    lb = board(r)
+    lb.submit("ada", 1)
+    assert lb.rank("nobody") is None and lb.around("nobody") == []
+
+
+def test_pages_cover_the_board_exactly_once(r):
+    lb = board(r)
+    for i in range(23):
+        lb.submit(f"p{i:02d}", i)
+    pages = [lb.page(n, 10) for n in (1, 2, 3, 4)]
+    assert [len(p) for p in pages] == [10, 10, 3, 0]
+    assert [e.member for p in pages for e in p] == [f"p{i:02d}" for i in range(22, -1, -1)]
+    assert [e.rank for p in pages for e in p] == list(range(1, 24))
+
+
+def test_around_is_clipped_at_the_top_and_the_bottom(r):
+    lb = board(r)
+    for i in range(5):
+        lb.submit(f"p{i}", i)
+    assert [e.member for e in lb.around("p4", 2)] == ["p4", "p3", "p2"]
+    assert [e.member for e in lb.around("p0", 2)] == ["p2", "p1", "p0"]
+    assert [e.rank for e in lb.around("p2", 1)] == [2, 3, 4]
+
+
+def test_around_is_one_round_trip(r):
+    lb = board(r)
+    lb.submit("ada", 1)
+    lb.around("ada")
+    with trace(r) as t:
+        lb.around("ada")
+    assert t.round_trips == 1
+
+
+def test_details_are_kept_beside_the_scores(r):
+    lb = board(r)
+    lb.submit("ada", 10, details={"name": "Ada", "country": "UK"})
+    lb.submit("ada", 5)  # details stay when none are given
+    assert lb.rank("ada") == Entry(1, "ada", 10.0, {"name": "Ada", "country": "UK"})
+
+
+def test_every_score_also_counts_on_today_and_this_week(r):
+    clock = Clock()
+    lb = board(r, clock=clock)
+    lb.submit("ada", 10)
+    clock.now += 86400  # the next day, same ISO week
+    lb.submit("bob", 20)
+    today, yesterday = dt.date(2023, 11, 15), dt.date(2023, 11, 14)
+    assert [e.member for e in lb.daily(today).top(5)] == ["bob"]
+    assert [e.member for e in lb.daily(yesterday).top(5)] == ["ada"]
+    assert [e.member for e in lb.weekly().top(5)] == ["bob", "ada"]
+
+
+def test_window_boards_and_the_board_itself_expire(r):
+    lb = board(r)
+    lb.submit("ada", 10, details={"x": 1})
+    day = lb.window_key("daily", dt.date(2023, 11, 14))
+    week = lb.window_key("weekly", dt.date(2023, 11, 14))
+    assert 0 < r.pttl(day) <= 8 * 86400 * 1000
+    assert 0 < r.pttl(week) <= 35 * 86400 * 1000
+    for key in (lb.key, lb.details_key, lb.registry_key):
+        assert r.pttl(key) > 0
+
+
+def test_last_days_combines_daily_boards_with_weights(r):
+    clock = Clock()
+    lb = board(r, mode="sum", clock=clock)
+    lb.submit("ada", 10)
+    lb.submit("bob", 4)
+    clock.now += 86400
+    lb.submit("bob", 4)
+    combined = lb.last_days(2)
+    assert [(e.member, e.score) for e in combined.top(2)] == [("ada", 10.0), ("bob", 8.0)]
+    recent_first = lb.last_days(2, weights=[1.0, 0.5])  # yesterday counts half
+    assert [(e.member, e.score) for e in recent_first.top(2)] == [("bob", 6.0), ("ada", 5.0)]
+    assert 0 < r.pttl(combined.key) <= 60_000
+
+
+def test_removal_reaches_every_board_and_the_details(r):
+    clock = Clock()
+    lb = board(r, clock=clock)
+    lb.submit("ada", 10, details={"name": "Ada"})
+    clock.now += 7 * 86400  # next week: a new daily and weekly board
+    lb.submit("ada", 12)
+    assert lb.remove("ada") == 5  # board + 2 daily + 2 weekly
+    assert lb.rank("ada") is None and r.hget(lb.details_key, "ada") is None
+    assert lb.weekly(dt.date(2023, 11, 14)).rank("ada") is None
+
+
+def test_keys_share_the_boards_hash_tag_and_namespace(r):
+    keys.set_namespace(r, "alice")
+    lb = board(r)
+    lb.submit("ada", 1)
+    assert lb.key == "alice:leaderboard:{game}"
+    assert {k.split("}")[0] for k in r.scan_iter("alice:*")} == {"alice:leaderboard:{game"}
+
+
+def test_concurrent_sums_lose_nothing(r):
+    lb = Leaderboard(r, "game", mode="sum")
+    barrier = threading.Barrier(10)
+
+    def player():
+        barrier.wait()
+        for _ in range(20):
+            lb.submit("team", 1)
+
+    threads = [threading.Thread(target=player) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert lb.rank("team").score == 200 and lb.daily().rank("team").score == 200
+
+
+def model_ranks(scores: dict[str, float]) -> list[tuple[int, float]]:
+    ordered = sorted(scores.values(), reverse=True)
+    return [(1 + sum(1 for other in ordered if other > s), s) for s in ordered]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_ranks_and_scores_match_a_plain_python_model(r, data):
+    mode = data.draw(st.sampled_from(["best", "sum", "set"]))
+    lb = Leaderboard(r, f"p{uuid.uuid4().hex[:8]}", mode=mode, windows=(), clock=Clock())
+    model: dict[str, float] = {}
+    for member, score in data.draw(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.integers(-50, 50)), max_size=30)):
+        lb.submit(member, score)
+        old = model.get(member)
+        model[member] = {"best": max(score, old if old is not None else score), "sum": (old or 0) + score, "set": score}[mode]
+    entries = lb.top(20)
+    assert [(e.rank, e.score) for e in entries] == model_ranks(model)
+    for e in entries:
+        assert lb.rank(e.member).rank == e.rank and model[e.member] == e.score
+
+
+def test_bad_board_options_are_refused():
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(ValueError, match="mode must be"):
+        Leaderboard(client, mode="max")
+    with pytest.raises(ValueError, match="windows may be"):
+        Leaderboard(client, windows=("hourly",))
+    with pytest.raises(ValueError, match="keeps no weekly window"):
+        Leaderboard(client, windows=("daily",)).weekly()
+    with pytest.raises(ValueError, match="with MAX, not SUM"):
+        Leaderboard(client, tie_break="earliest").last_days(7)
