@@ -165,6 +165,14 @@ class Leaderboard(Board):
         pipe.hdel(self.details_key, member)
         return sum(pipe.execute()[:-1])
 
+    def clear(self) -> int:
+        """Delete the board, its details and every window board (a new season); returns keys deleted."""
+        windows = self.r.zrange(self.registry_key, 0, -1)
+        pipe = self.r.pipeline(transaction=True)
+        for key in [self.key, self.details_key, self.registry_key, *windows]:
+            pipe.delete(key)
+        return sum(pipe.execute())
+
     # -- windows ------------------------------------------------------------------------------
     def _window_keys(self, now: float) -> dict[str, int]:
         """{window board key: its TTL in ms} for the windows containing ``now``."""

@@ -236,9 +236,25 @@ def drive_rate_limit_dashboard(page) -> None:
     )
 
 
+def drive_leaderboard_dashboard(page) -> None:
+    status = page.locator(".widget-html-content", has_text="round").first
+    status.scroll_into_view_if_needed()
+    before = int(re.search(r"round (\d+)", status.inner_text()).group(1))
+    page.get_by_role("button", name="Play a round").click()
+    _wait_text(status, rf"round {before + 1} ")
+    table = page.locator(".widget-html-content table", has_text="player").first
+    assert len(table.locator("tr").all()) == 11  # a header and the top 10
+    page.get_by_role("button", name="this week").click()
+    _wait_text(status, r"on 'this week'")
+    page.get_by_role("combobox", name="me").select_option("zoe")
+    me = page.locator(".widget-html-content", has_text="zoe").last
+    _wait_text(me, r"<?\d+\. zoe \d+")
+
+
 WIDGET_DRIVERS = {
     "01_caching": drive_cache_dashboard,
     "02_rate_limiting": drive_rate_limit_dashboard,
+    "03_leaderboards": drive_leaderboard_dashboard,
     "08_scaling_out": drive_slot_explorer,
 }
 

@@ -266,3 +266,48 @@ def test_ratelimit_checker_names_the_problem(capsys, solution, says):
 def test_ratelimit_reference_passes(capsys):
     ratelimit.check(reference_is_allowed)
     assert capsys.readouterr().out.startswith("✓ 5 per 10 s per user")
+
+
+# -- notebook 03: competition ranks ------------------------------------------------------------
+
+from patterns.exercises import leaderboard as leaderboard_exercise  # noqa: E402
+
+
+def reference_rank_of(r, key, member):
+    score = r.zscore(key, member)
+    if score is None:
+        return None
+    return r.zcount(key, f"({score}", "+inf") + 1
+
+
+def zrevrank_plus_one(r, key, member):
+    position = r.zrevrank(key, member)
+    return None if position is None else position + 1
+
+
+def dense_rank(r, key, member):  # 1, 1, 2, 3, 3, 3, 4: skips no ranks
+    score = r.zscore(key, member)
+    if score is None:
+        return None
+    return len({s for _, s in r.zrange(key, 0, -1, withscores=True) if s > score}) + 1
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (lambda r, k, m: r.zrevrank(k, m), "ranks start at 1"),
+        (zrevrank_plus_one, "share a rank"),
+        (dense_rank, "cy (score 90) got rank 2"),
+        (lambda r, k, m: (reference_rank_of(r, k, m) or 0), "should get None"),
+        (lambda r, k, m: str(reference_rank_of(r, k, m)), "return a whole number"),
+    ],
+)
+def test_leaderboard_checker_names_the_problem(capsys, solution, says):
+    leaderboard_exercise.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_leaderboard_reference_passes(capsys):
+    leaderboard_exercise.check(reference_rank_of)
+    assert capsys.readouterr().out.startswith("✓ competition ranks")

@@ -208,6 +208,16 @@ def test_removal_reaches_every_board_and_the_details(r):
     assert lb.weekly(dt.date(2023, 11, 14)).rank("ada") is None
 
 
+def test_clear_deletes_every_key_of_the_board(r):
+    clock = Clock()
+    lb = board(r, clock=clock)
+    lb.submit("ada", 10, details={"x": 1})
+    clock.now += 7 * 86400
+    lb.submit("bob", 5)
+    assert lb.clear() == 7  # board, details, registry, 2 daily, 2 weekly
+    assert list(r.scan_iter("*")) == []
+
+
 def test_keys_share_the_boards_hash_tag_and_namespace(r):
     keys.set_namespace(r, "alice")
     lb = board(r)

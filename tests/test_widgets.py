@@ -7,6 +7,7 @@ from redis.cluster import key_slot
 
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
+from patterns.widgets.leaderboard import NAMES, LeaderboardDashboard
 from patterns.widgets.ratelimit import RateLimitDashboard
 
 
@@ -84,3 +85,17 @@ def test_cache_dashboard_runs_traffic_in_the_background(fake):
     assert dashboard.run_button.disabled
     dashboard.wait()
     assert not dashboard.run_button.disabled and len(dashboard.latencies) > 5
+
+
+def test_leaderboard_dashboard_plays_rounds_and_switches_boards(fake):
+    dashboard = LeaderboardDashboard(fake, seed=1)
+    for _ in range(4):  # 18 hours: the last round lands on the next day
+        dashboard.round_button.click()
+    assert dashboard.board.size() == len(NAMES)
+    all_time = dashboard.top_lines(3)
+    dashboard.view_toggle.value = "today"
+    assert dashboard.top_lines(3) != all_time
+    assert "on 'today'" in dashboard.status.value
+    dashboard.me.value = "zoe"
+    assert "<b>" in dashboard.neighbourhood.value and "zoe" in dashboard.neighbourhood.value
+    assert dashboard.table.value.count("<tr>") == 11

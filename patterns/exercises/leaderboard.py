@@ -1,0 +1,41 @@
+"""Exercise of notebook 03: a player's competition rank.
+
+    def rank_of(r, key, member):   # 1 + the number of members with a strictly higher score; None if absent
+        ...
+    check(rank_of)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import NotYet, fresh_client, report
+
+SCORES = {"ada": 100, "bob": 100, "cy": 90, "dee": 80, "eve": 80, "fay": 80, "gus": 10}
+EXPECTED = {"ada": 1, "bob": 1, "cy": 3, "dee": 4, "eve": 4, "fay": 4, "gus": 7}
+
+
+def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
+    r = fresh_client()
+    r.zadd("board", SCORES)
+    got = {member: fn(r, "board", member) for member in SCORES}
+    for member, rank in got.items():
+        if not (rank is None or isinstance(rank, int)):
+            raise NotYet(f"rank_of(..., {member!r}) returned {rank!r}; return a whole number (or None)")
+    if 0 in got.values():
+        raise NotYet("ranks start at 1 for the best player; ZREVRANK starts at 0")
+    for member, expected in EXPECTED.items():
+        if got[member] != expected:
+            ties = [m for m, s in SCORES.items() if s == SCORES[member]]
+            raise NotYet(
+                f"{member} (score {SCORES[member]}) got rank {got[member]}; players with equal scores "
+                f"({', '.join(ties)}) share a rank, and it is 1 + the number of players with a strictly higher "
+                "score"
+            )
+    if fn(r, "board", "nobody") is not None:
+        raise NotYet("a member who is not on the board should get None, not a rank")
+    return "competition ranks: equal scores share a rank (1, 1, 3, 4, 4, 4, 7), None for strangers"
+
+
+def check(fn: Callable[[Any, str, str], int | None]) -> None:
+    """Check ``fn(r, key, member)`` and print one line: what is wrong first, or that it passes."""
+    report(lambda: _check_body(fn))
