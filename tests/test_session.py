@@ -1,0 +1,244 @@
+"""Sessions: atomic TTLs, JSON types, sliding and absolute expiry, rotation, revocation."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import fakeredis
+import pytest
+
+from patterns import keys
+from patterns.errors import NotSerializable
+from patterns.session import SessionStore, get_session, is_valid_id, new_session_id, set_session
+from patterns.trace import trace
+
+
+class Clock:
+    def __init__(self, at: float = 1_700_000_000.0) -> None:
+        self.now = at
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session_key(r, session_id):
+    return keys.key(r, "session", session_id)
+
+
+# -- the seed's functions ---------------------------------------------------------------------------
+
+
+def test_set_session_writes_data_and_ttl_in_one_step(r):
+    sid = new_session_id()
+    set_session(r, sid, {"user": "ada"}, ttl=60)  # loads the script
+    with trace(r) as t:
+        set_session(r, sid, {"user": "ada"}, ttl=60)
+    assert (t.names, t.round_trips) == (["EVALSHA"], 1)
+    assert 59_000 < r.pttl(session_key(r, sid)) <= 60_000
+
+
+def test_values_keep_their_json_types(r):
+    sid = new_session_id()
+    data = {"n": 3, "price": 2.5, "ok": False, "cart": [1, "two"], "prefs": {"theme": "dark"}, "none": None}
+    set_session(r, sid, data)
+    assert get_session(r, sid) == data
+
+
+def test_a_new_write_replaces_the_whole_session(r):
+    sid = new_session_id()
+    set_session(r, sid, {"a": 1, "b": 2})
+    set_session(r, sid, {"a": 3})
+    assert get_session(r, sid) == {"a": 3}
+
+
+@pytest.mark.parametrize("bad", ["*", "user:*", "a{b}" * 5, "short", "x" * 129, "", None, 42, "space in id x"])
+def test_malformed_ids_never_reach_redis(r, bad):
+    with trace(r) as t:
+        assert get_session(r, bad) is None
+        with pytest.raises(ValueError, match="session_id must be"):
+            set_session(r, bad, {"a": 1})
+    assert t.commands == []
+
+
+def test_unknown_sessions_are_none(r):
+    assert get_session(r, new_session_id()) is None
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    ({"when": object()}, NotSerializable),
+    ({"__user__": "mallory"}, ValueError),
+    ({1: "x"}, ValueError),
+    (["not", "a", "dict"], TypeError),
+])
+def test_bad_data_is_refused_before_writing(r, data, error):
+    with pytest.raises(error):
+        set_session(r, new_session_id(), data)
+    assert list(r.scan_iter("*")) == []
+
+
+@pytest.mark.parametrize("ttl", [0, -5, "60"])
+def test_bad_ttls_are_refused(r, ttl):
+    with pytest.raises(ValueError, match="ttl must be a positive number"):
+        set_session(r, new_session_id(), {}, ttl=ttl)
+
+
+# -- ids ---------------------------------------------------------------------------------------------
+
+
+def test_ids_carry_256_random_bits_in_a_url_safe_form():
+    ids = {new_session_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", sid) and is_valid_id(sid) for sid in ids)
+    # Every character position varies: nothing is derived from time or a counter.
+    assert all(len({sid[i] for sid in ids}) > 40 for i in range(42))
+
+
+# -- SessionStore -------------------------------------------------------------------------------------
+
+
+def test_create_get_update_and_destroy(r):
+    store = SessionStore(r)
+    sid = store.create("ada", {"theme": "dark"})
+    assert store.get(sid) == {"theme": "dark"} and store.user_of(sid) == "ada"
+    assert store.update(sid, cart=[1, 2]) == {"theme": "dark", "cart": [1, 2]}
+    assert store.destroy(sid) is True and store.get(sid) is None
+    assert store.destroy(sid) is False and store.sessions_of("ada") == []
+
+
+def test_get_and_update_are_one_round_trip(r):
+    store = SessionStore(r)
+    sid = store.create("ada")
+    store.get(sid)
+    with trace(r) as t:
+        store.get(sid)
+        store.update(sid, step=2)
+    assert t.round_trips == 2 and t.names == ["EVALSHA", "EVALSHA"]
+
+
+def test_the_idle_timeout_slides_on_use(r):
+    store = SessionStore(r, idle_ttl=0.4, absolute_ttl=60)
+    sid = store.create("ada")
+    for _ in range(4):  # 0.8 s of activity, longer than one idle period
+        time.sleep(0.2)
+        assert store.get(sid) == {}
+    time.sleep(0.6)  # idle for longer than idle_ttl
+    assert store.get(sid) is None
+
+
+def test_activity_never_extends_a_session_past_its_absolute_lifetime(r):
+    clock = Clock()
+    store = SessionStore(r, idle_ttl=1800, absolute_ttl=8 * 3600, clock=clock)
+    sid = store.create("ada")
+    for _ in range(8 * 3):  # every 20 minutes for 8 hours
+        clock.now += 1200
+        if clock.now - 1_700_000_000 < 8 * 3600:
+            assert store.get(sid) == {}
+    assert store.get(sid) is None and store.update(sid, x=1) is None
+    assert r.exists(session_key(r, sid)) == 0
+
+
+def test_the_idle_ttl_is_capped_by_the_time_left(r):
+    clock = Clock()
+    store = SessionStore(r, idle_ttl=1800, absolute_ttl=3600, clock=clock)
+    sid = store.create("ada")
+    clock.now += 3000  # 10 minutes left
+    store.get(sid)
+    assert 0 < r.pttl(session_key(r, sid)) <= 600_000
+
+
+def test_rotation_issues_a_new_id_and_ends_the_old_one(r):
+    store = SessionStore(r)
+    old = store.create("ada", {"cart": [7]})
+    new = store.rotate(old)
+    assert new != old and is_valid_id(new)
+    assert store.get(old) is None and store.get(new) == {"cart": [7]}
+    assert store.sessions_of("ada") == [new] and store.user_of(new) == "ada"
+    assert store.rotate(old) is None
+
+
+def test_rotation_keeps_the_absolute_deadline(r):
+    clock = Clock()
+    store = SessionStore(r, idle_ttl=1800, absolute_ttl=3600, clock=clock)
+    sid = store.create("ada")
+    clock.now += 3000
+    sid = store.rotate(sid)
+    clock.now += 700  # past the original deadline
+    assert store.get(sid) is None
+
+
+def test_log_out_everywhere_ends_every_session_of_that_user_only(r):
+    store = SessionStore(r)
+    ada = [store.create("ada") for _ in range(3)]
+    bob = store.create("bob")
+    assert store.destroy_all("ada") == 3
+    assert all(store.get(s) is None for s in ada) and store.get(bob) == {}
+    assert store.sessions_of("ada") == [] and store.destroy_all("ada") == 0
+
+
+def test_the_index_stays_clean_as_sessions_end(r):
+    clock = Clock()
+    store = SessionStore(r, idle_ttl=60, absolute_ttl=120, clock=clock)
+    first = store.create("ada")
+    clock.now += 200
+    second = store.create("ada")  # the first one's deadline has passed
+    assert r.zrange(keys.key(r, "session:user", "ada"), 0, -1) == [second]
+    assert first != second and 0 < r.pttl(keys.key(r, "session:user", "ada")) <= 120_000
+
+
+def test_a_cap_ends_the_oldest_sessions(r):
+    clock = Clock()
+    store = SessionStore(r, max_per_user=2, clock=clock)
+    sessions = []
+    for _ in range(4):
+        sessions.append(store.create("ada"))
+        clock.now += 1
+    assert [store.get(s) is not None for s in sessions] == [False, False, True, True]
+    assert store.sessions_of("ada") == sessions[2:]
+
+
+def test_concurrent_updates_of_different_fields_both_survive(r):
+    store = SessionStore(r)
+    sid = store.create("ada", {"cart": [], "theme": "light"})
+    barrier = threading.Barrier(2)
+
+    def worker(field, values):
+        barrier.wait()
+        for value in values:
+            store.update(sid, **{field: value})
+
+    threads = [threading.Thread(target=worker, args=("cart", [[i] for i in range(50)])),
+               threading.Thread(target=worker, args=("theme", [f"t{i}" for i in range(50)]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert store.get(sid) == {"cart": [49], "theme": "t49"}
+
+
+def test_every_key_has_a_ttl_and_shares_its_objects_tag(r):
+    store = SessionStore(r)
+    sid = store.create("ada")
+    for key in r.scan_iter("*"):
+        assert r.pttl(key) > 0, key
+    assert keys.key(r, "session", sid) == f"session:{{{sid}}}"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"idle_ttl": 0}, "idle_ttl must be"),
+    ({"absolute_ttl": -1}, "absolute_ttl must be"),
+    ({"idle_ttl": 7200, "absolute_ttl": 3600}, "cannot be longer"),
+    ({"max_per_user": 0}, "max_per_user"),
+])
+def test_bad_store_options_are_refused(options, message):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(ValueError, match=message):
+        SessionStore(client, **options)
+
+
+def test_store_calls_with_malformed_ids_touch_nothing(r):
+    store = SessionStore(r)
+    with trace(r) as t:
+        assert store.get("*") is None and store.update("a b", x=1) is None
+        assert store.rotate("{x}") is None and store.destroy("..") is False and store.user_of("") is None
+    assert t.commands == []
