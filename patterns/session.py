@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import keys
@@ -32,6 +33,15 @@ _INDEX = load_script("session_index")
 ID_BYTES = 32  # 256 random bits; OWASP asks for at least 64 bits of entropy
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _META = ("__user__", "__absolute__")
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Whose session it is and how long it has left (seconds)."""
+
+    user_id: str
+    idle_left: float  # until it ends if nothing uses it
+    absolute_left: float  # until it ends however active it is
 
 
 def new_session_id() -> str:
@@ -173,12 +183,28 @@ class SessionStore:
 
     def user_of(self, session_id: str) -> str | None:
         """Whose session this is (without sliding it), or None."""
+        found = self.info(session_id)
+        return found.user_id if found else None
+
+    def info(self, session_id: str) -> SessionInfo | None:
+        """Owner and time left, without sliding the session (one round trip), or None."""
         if not is_valid_id(session_id):
             return None
-        return self.r.hget(_session_key(self.r, session_id), "__user__")
+        key = _session_key(self.r, session_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.pttl(key)
+        pipe.hmget(key, "__user__", "__absolute__")
+        ttl_ms, (user_id, deadline) = pipe.execute()
+        if user_id is None or ttl_ms < 0:
+            return None
+        return SessionInfo(user_id, ttl_ms / 1000, max(0.0, (float(deadline) - self._now_ms()) / 1000))
 
-    def rotate(self, session_id: str) -> str | None:
-        """Give the session a new id and end the old one (on login or privilege change); None if unknown.
+    def rotate(self, session_id: str, user_id: str | None = None) -> str | None:
+        """Give the session a new id and end the old one; None if unknown.
+
+        Rotate on login (pass the ``user_id`` who just logged in: the session moves to
+        their index) and on any privilege change, so an id an attacker planted or saw
+        before is worthless afterwards (session fixation).
 
         Steps: take the old session (read and delete in one step), index the new id,
         write the new session. A crash after the first step logs the user out; it never
@@ -191,13 +217,19 @@ class SessionStore:
         if not taken:
             return None
         pairs = dict(zip(taken[::2], taken[1::2]))
-        user_id, deadline = pairs.pop("__user__"), float(pairs.pop("__absolute__"))
+        owner, deadline = pairs.pop("__user__"), float(pairs.pop("__absolute__"))
+        new_owner = owner if user_id is None else user_id
         if deadline <= self._now_ms():
-            self._index(user_id, remove=session_id)
+            self._index(owner, remove=session_id)
             return None
         new_id = new_session_id()
-        self._index(user_id, add=new_id, deadline_ms=deadline, remove=session_id)
-        self._write(new_id, user_id, deadline, [x for pair in pairs.items() for x in pair])
+        if new_owner != owner:
+            keys.key(self.r, "session:user", new_owner)  # a valid key name
+            self._index(owner, remove=session_id)
+            self._index(new_owner, add=new_id, deadline_ms=deadline)
+        else:
+            self._index(owner, add=new_id, deadline_ms=deadline, remove=session_id)
+        self._write(new_id, new_owner, deadline, [x for pair in pairs.items() for x in pair])
         return new_id
 
     def destroy(self, session_id: str) -> bool:

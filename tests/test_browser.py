@@ -251,8 +251,25 @@ def drive_leaderboard_dashboard(page) -> None:
     _wait_text(me, r"<?\d+\. zoe \d+")
 
 
+def drive_session_dashboard(page) -> None:
+    table = page.locator(".widget-html-content", has_text="live sessions").first
+    table.scroll_into_view_if_needed()
+    page.get_by_role("combobox", name="user").select_option("cy")
+    page.get_by_role("button", name="Log in (new device)").click()
+    page.get_by_role("button", name="Log in (new device)").click()
+    _wait_text(table, r"cy: 2")
+    page.get_by_role("button", name="Rotate").click()
+    page.locator(".widget-html-content", has_text="the old id no longer works").first.wait_for(timeout=15_000)
+    _wait_text(table, r"cy: 2")
+    page.get_by_role("button", name="Log out", exact=True).click()
+    _wait_text(table, r"cy: 1")
+    page.get_by_role("button", name="Log out everywhere").click()
+    _wait_text(table, r"cy: 0")
+
+
 WIDGET_DRIVERS = {
     "01_caching": drive_cache_dashboard,
+    "04_sessions": drive_session_dashboard,
     "02_rate_limiting": drive_rate_limit_dashboard,
     "03_leaderboards": drive_leaderboard_dashboard,
     "08_scaling_out": drive_slot_explorer,

@@ -311,3 +311,91 @@ def test_leaderboard_checker_names_the_problem(capsys, solution, says):
 def test_leaderboard_reference_passes(capsys):
     leaderboard_exercise.check(reference_rank_of)
     assert capsys.readouterr().out.startswith("✓ competition ranks")
+
+
+# -- notebook 04: a safe session -----------------------------------------------------------------
+
+from patterns.exercises import session as session_exercise  # noqa: E402
+
+
+def reference_create_session(r, user_id, data):
+    import json
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(f"session:{session_id}", mapping={k: json.dumps(v) for k, v in {**data, "user": user_id}.items()})
+    pipe.expire(f"session:{session_id}", 1800)
+    pipe.execute()
+    return session_id
+
+
+def counter_ids(r, user_id, data):
+    session_id = str(r.incr("next-session-id"))
+    r.set(f"session:{session_id}", "x", ex=1800)
+    return session_id
+
+
+def two_steps(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.hset(f"session:{session_id}", "user", user_id)
+    r.expire(f"session:{session_id}", 1800)
+    return session_id
+
+
+def forever(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.hset(f"session:{session_id}", "user", user_id)
+    return session_id
+
+
+def day_long(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.set(f"session:{session_id}", user_id, ex=86400)
+    return session_id
+
+
+def pipelined_but_not_atomic(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    pipe = r.pipeline(transaction=False)
+    pipe.hset(f"session:{session_id}", "user", user_id)
+    pipe.expire(f"session:{session_id}", 1800)
+    pipe.execute()
+    return session_id
+
+
+def same_id(r, user_id, data):
+    r.set(f"session:{user_id}-session-0000000000000000", user_id, ex=1800)
+    return f"{user_id}-session-0000000000000000"
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (counter_ids, "about"),
+        (same_id, "same id"),
+        (two_steps, "written in 2 round trip(s) (HSET, EXPIRE)"),
+        (pipelined_but_not_atomic, "written in 1 round trip(s) (HSET, EXPIRE)"),
+        (forever, "no TTL"),
+        (day_long, "lives 86400 s"),
+        (lambda r, u, d: 42, "return the new session id as a str"),
+        (lambda r, u, d: "abc", "nothing was stored"),
+    ],
+)
+def test_session_checker_names_the_problem(capsys, solution, says):
+    session_exercise.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_session_reference_passes(capsys):
+    session_exercise.check(reference_create_session)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids")

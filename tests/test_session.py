@@ -10,7 +10,7 @@ import pytest
 
 from patterns import keys
 from patterns.errors import NotSerializable
-from patterns.session import SessionStore, get_session, is_valid_id, new_session_id, set_session
+from patterns.session import SessionInfo, SessionStore, get_session, is_valid_id, new_session_id, set_session
 from patterns.trace import trace
 
 
@@ -242,3 +242,24 @@ def test_store_calls_with_malformed_ids_touch_nothing(r):
         assert store.get("*") is None and store.update("a b", x=1) is None
         assert store.rotate("{x}") is None and store.destroy("..") is False and store.user_of("") is None
     assert t.commands == []
+
+
+def test_rotating_on_login_moves_the_session_to_its_new_owner(r):
+    store = SessionStore(r)
+    visitor = store.create("anonymous", {"cart": [3]})
+    logged_in = store.rotate(visitor, user_id="ada")
+    assert store.get(visitor) is None and store.get(logged_in) == {"cart": [3]}
+    assert store.user_of(logged_in) == "ada"
+    assert store.sessions_of("ada") == [logged_in] and store.sessions_of("anonymous") == []
+    assert store.destroy_all("ada") == 1
+
+
+def test_info_tells_owner_and_time_left_without_sliding(r):
+    clock = Clock()
+    store = SessionStore(r, idle_ttl=600, absolute_ttl=3600, clock=clock)
+    sid = store.create("ada")
+    clock.now += 1000
+    found = store.info(sid)
+    assert isinstance(found, SessionInfo) and found.user_id == "ada"
+    assert found.absolute_left == pytest.approx(2600) and 0 < found.idle_left <= 600
+    assert store.info(new_session_id()) is None and store.info("*") is None

@@ -9,6 +9,7 @@ from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
 from patterns.widgets.leaderboard import NAMES, LeaderboardDashboard
 from patterns.widgets.ratelimit import RateLimitDashboard
+from patterns.widgets.session import SessionDashboard
 
 
 @pytest.fixture
@@ -99,3 +100,18 @@ def test_leaderboard_dashboard_plays_rounds_and_switches_boards(fake):
     dashboard.me.value = "zoe"
     assert "<b>" in dashboard.neighbourhood.value and "zoe" in dashboard.neighbourhood.value
     assert dashboard.table.value.count("<tr>") == 11
+
+
+def test_session_dashboard_logs_in_rotates_and_logs_out(fake):
+    dashboard = SessionDashboard(fake)
+    first = dashboard.log_in()
+    dashboard.log_in()
+    assert dashboard.counts() == "ada: 2 · bob: 0 · cy: 0"
+    dashboard.selected.value = first
+    dashboard.buttons["Rotate"].click()
+    assert first not in dashboard.sessions and dashboard.store.get(first) is None
+    dashboard.buttons["Log out"].click()
+    assert dashboard.counts() == "ada: 1 · bob: 0 · cy: 0"
+    dashboard.buttons["Log out everywhere"].click()
+    assert dashboard.counts() == "ada: 0 · bob: 0 · cy: 0" and "1 session(s) ended" in dashboard.message.value
+    assert "idle left" in dashboard.table.value
