@@ -372,6 +372,12 @@ def pipelined_but_not_atomic(r, user_id, data):
     return session_id
 
 
+def user_id_plus_counter(r, user_id, data):
+    session_id = f"{user_id}-{r.incr('n'):040d}"
+    r.set(f"session:{session_id}", "x", ex=1800)
+    return session_id
+
+
 def same_id(r, user_id, data):
     r.set(f"session:{user_id}-session-0000000000000000", user_id, ex=1800)
     return f"{user_id}-session-0000000000000000"
@@ -381,6 +387,7 @@ def same_id(r, user_id, data):
     ("solution", "says"),
     [
         (counter_ids, "about"),
+        (user_id_plus_counter, "may be guessable"),
         (same_id, "same id"),
         (two_steps, "written in 2 round trip(s) (HSET, EXPIRE)"),
         (pipelined_but_not_atomic, "written in 1 round trip(s) (HSET, EXPIRE)"),

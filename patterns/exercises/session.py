@@ -30,7 +30,7 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
         raise NotYet("two sessions got the same id: use secrets.token_urlsafe(), not the user id or the time")
     alphabet = set("".join(ids))
     bits = min(len(i) for i in ids) * math.log2(max(2, len(alphabet)))
-    if bits < 128 or any("ada" in i for i in ids):
+    if bits < 128 or all("ada" in i for i in ids):  # every id carries the user id: derived, not random
         raise NotYet(
             f"ids like {session_id!r} carry about {bits:.0f} bits and may be guessable; use "
             "secrets.token_urlsafe(16) or longer (at least 128 random bits)"
