@@ -6,7 +6,9 @@ What each pattern does when Redis fails, proven rather than argued:
   or a cluster that lost a master and declared itself down) and uses Redis again once it
   is back;
 - rate limiters: fail open or closed, as the caller chose, within the time bound, and
-  count again once the server is back.
+  count again once the server is back;
+- a subscriber reconnects and subscribes again after a restart, and reports the gap;
+- stream consumers resume from their last acknowledged entry after a restart.
 Each chapter adds its pattern's faults here.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 import patterns
 from patterns import Cache, connection
+from patterns.pubsub import EventStream, Subscriber, publish_event
 from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
 
@@ -170,3 +173,43 @@ def test_rate_limiter_on_a_frozen_server_decides_within_the_bound(server, short_
         elapsed = time.monotonic() - started
     assert all(d.degraded and not d.allowed for d in decisions)
     assert elapsed <= short_timeouts  # one timeout, then the breaker answers at once
+
+
+def _wait(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_subscriber_survives_a_server_restart_and_reports_the_gap(server):
+    client = patterns.connect(server.url)
+    received, gaps = [], []
+    with Subscriber(client, ["orders"], lambda ch, ev: received.append(ev), on_gap=gaps.append):
+        publish_event(client, "orders", "before")
+        assert _wait(lambda: received == ["before"])
+        server.stop()
+        time.sleep(0.3)
+        server.restart()
+        assert _wait(lambda: len(gaps) == 1)  # reconnected and subscribed again
+        assert _wait(lambda: client.pubsub_numsub("orders") == [("orders", 1)])
+        publish_event(client, "orders", "after")
+        assert _wait(lambda: received == ["before", "after"])
+    assert gaps[0] >= 0.3
+
+
+def test_stream_consumers_resume_from_their_last_ack_after_a_restart():
+    with LocalServer("--appendonly", "yes", "--appendfsync", "always") as durable:
+        client = patterns.connect(durable.url)
+        stream = EventStream(client, "jobs", start="0")
+        for i in range(6):
+            stream.append(i)
+        done = stream.read("worker", count=2)
+        stream.ack(*[m.id for m in done])
+        stream.read("worker", count=2)  # taken, then the server goes down before the ack
+        durable.restart()
+        resumed = stream.pending_for("worker") + stream.read("worker")
+        assert [m.event for m in resumed] == [2, 3, 4, 5]
+        client.connection_pool.disconnect()

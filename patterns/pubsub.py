@@ -1,0 +1,299 @@
+"""Pub/sub and streams: fire-and-forget events, and the durable alternative.
+
+``publish_event`` and ``Subscriber`` are the seed's publishEvent and its
+duplicate-and-subscribe, done right: JSON in and out, a background thread that a
+malformed message or a failing handler cannot kill, a clean stop, and a reconnect
+(with the gap reported) when the connection drops. Pub/sub keeps nothing: whatever is
+published while a subscriber is away is gone.
+
+``EventStream`` is the durable alternative on Redis Streams: a consumer group
+remembers what each consumer has been given and what it has acknowledged, so a
+consumer that was away resumes where it stopped, and the messages of one that
+crashed can be claimed by another. Delivery is at least once: handlers must be
+idempotent.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import redis
+
+from . import keys
+from .cache import encode
+from .connection import UNAVAILABLE_ERRORS, is_cluster
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], None]
+
+
+def _channel_names(r: Any, names: Iterable[str], what: str) -> list[str]:
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{what} names must be non-empty strings, got {name!r}")
+    return [keys.channel(r, name) for name in names]
+
+
+def publish_event(r: Any, channel: str, event: Any, *, sharded: bool = False) -> int:
+    """Publish ``event`` as JSON on ``channel``; returns how many subscribers received it.
+
+    ``sharded=True`` uses SPUBLISH: on a cluster the message travels only to the master
+    that owns the channel's slot instead of to every node (see notebook 08).
+    """
+    (name,) = _channel_names(r, [channel], "channel")
+    text = encode(event, key=f"event on {channel}", max_bytes=None)
+    return r.spublish(name, text) if sharded else r.publish(name, text)
+
+
+@dataclass
+class SubscriberStats:
+    received: int = 0
+    malformed: int = 0  # messages that were not JSON (reported, skipped)
+    handler_errors: int = 0  # handler raised (logged, the subscriber goes on)
+    reconnects: int = 0
+    gaps: list[float] = field(default_factory=list)  # seconds without a connection, per reconnect
+
+
+class Subscriber:
+    """The seed's subscriber: a background thread calling ``handler(channel, event)``.
+
+    channels / patterns   exact channel names and glob patterns (``orders.*``)
+    sharded               SSUBSCRIBE (pair with publish_event(..., sharded=True))
+    on_malformed          called with (channel, raw text, error) for a non-JSON message
+    on_gap                called with the seconds a dropped connection was away, after
+                          reconnecting: whatever was published meanwhile is lost
+    """
+
+    def __init__(
+        self,
+        r: Any,
+        channels: Iterable[str] | str = (),
+        handler: Handler | None = None,
+        *,
+        patterns: Iterable[str] | str = (),
+        sharded: bool = False,
+        on_malformed: Callable[[str, str, Exception], None] | None = None,
+        on_gap: Callable[[float], None] | None = None,
+    ) -> None:
+        if handler is None or not callable(handler):
+            raise TypeError("handler must be a function taking (channel, event)")
+        self.r = r
+        self.channels = _channel_names(r, channels, "channel")
+        self.patterns = _channel_names(r, patterns, "pattern")
+        if not self.channels and not self.patterns:
+            raise ValueError("subscribe to at least one channel or pattern")
+        if sharded and self.patterns:
+            raise ValueError("sharded pub/sub has no patterns: subscribe to exact channels")
+        self.handler = handler
+        self.sharded = sharded
+        self.on_malformed = on_malformed or (lambda ch, raw, err: log.warning("malformed message on %s: %s", ch, err))
+        self.on_gap = on_gap
+        self.stats = SubscriberStats()
+        self._prefix = keys.channel(r, "x")[:-1]  # what keys.channel() puts before a name
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pubsub: Any = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, timeout: float = 5.0) -> "Subscriber":
+        """Subscribe and start the thread; returns once the subscription is in place."""
+        if self._thread and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="patterns-subscriber", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError(f"could not subscribe within {timeout} s")
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Unsubscribe, close the connection and end the thread."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+        self._close()
+
+    def __enter__(self) -> "Subscriber":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
+
+    # -- the thread -----------------------------------------------------------------------------
+    def _subscribe(self) -> None:
+        pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+        if self.sharded:
+            pubsub.ssubscribe(*self.channels)
+        else:
+            if self.channels:
+                pubsub.subscribe(*self.channels)
+            if self.patterns:
+                pubsub.psubscribe(*self.patterns)
+        if not is_cluster(self.r):
+            # We reconnect ourselves, so that we can report the gap: no silent retries below us.
+            pubsub.connection.retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+        self._pubsub = pubsub
+
+    def _next(self) -> dict | None:
+        if self.sharded:
+            return self._pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=0.2)
+        return self._pubsub.get_message(timeout=0.2)
+
+    def _run(self) -> None:
+        lost_at: float | None = None
+        delay = 0.05
+        while not self._stop.is_set():
+            try:
+                if self._pubsub is None:
+                    self._subscribe()
+                    self._ready.set()
+                    if lost_at is not None:
+                        self._report_gap(time.monotonic() - lost_at)
+                        lost_at, delay = None, 0.05
+                message = self._next()
+            except UNAVAILABLE_ERRORS as error:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("subscriber lost its connection (%s); reconnecting", error)
+                self._close()
+                self._stop.wait(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if message:
+                self._deliver(message)
+
+    def _report_gap(self, seconds: float) -> None:
+        self.stats.reconnects += 1
+        self.stats.gaps.append(seconds)
+        log.warning("subscriber reconnected after %.2f s: messages published meanwhile are lost", seconds)
+        if self.on_gap:
+            self.on_gap(seconds)
+
+    def _deliver(self, message: dict) -> None:
+        channel = message["channel"]
+        channel = channel[len(self._prefix):] if channel.startswith(self._prefix) else channel
+        raw = message["data"]
+        try:
+            event = json.loads(raw)
+        except (TypeError, ValueError) as error:
+            self.stats.malformed += 1
+            self.on_malformed(channel, raw, error)
+            return
+        self.stats.received += 1
+        try:
+            self.handler(channel, event)
+        except Exception:  # a handler's bug must not end the subscription
+            self.stats.handler_errors += 1
+            log.exception("subscriber handler failed on %s", channel)
+
+    def _close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:  # closing a dead connection may fail; it is closed either way
+                pass
+
+
+@dataclass(frozen=True)
+class StreamMessage:
+    id: str
+    event: Any  # the decoded JSON, or None when it was not JSON
+    deliveries: int = 1  # how often the group has handed it out (2+: a redelivery)
+
+
+class EventStream:
+    """A durable event log on a Redis Stream, read through a consumer group.
+
+    maxlen      keep about this many entries (XADD MAXLEN ~): a stream is bounded
+    retention   seconds the stream lives after the last append (a TTL, refreshed)
+    start       where a new group starts: "$" (new events only) or "0" (from the beginning)
+    """
+
+    def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
+                 retention: float = 7 * 86400, start: str = "$") -> None:
+        if not isinstance(maxlen, int) or maxlen < 1:
+            raise ValueError(f"maxlen must be a whole number of at least 1, got {maxlen!r}")
+        if not group or not isinstance(group, str):
+            raise ValueError(f"group must be a non-empty string, got {group!r}")
+        self.r, self.name, self.group = r, name, group
+        self.key = keys.key(r, "stream", name)
+        self.maxlen, self.retention = maxlen, retention
+        self._ensure_group(start)
+
+    def _ensure_group(self, start: str) -> None:
+        try:
+            self.r.xgroup_create(self.key, self.group, id=start, mkstream=True)
+            self.r.pexpire(self.key, int(self.retention * 1000))
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def append(self, event: Any) -> str:
+        """Add ``event`` (as JSON); returns its id. One round trip: XADD and the TTL together."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.xadd(self.key, {"event": encode(event, key=f"stream {self.name}")}, maxlen=self.maxlen,
+                  approximate=True)
+        pipe.pexpire(self.key, int(self.retention * 1000))
+        return pipe.execute()[0]
+
+    def read(self, consumer: str, count: int = 10, block: float | None = None) -> list[StreamMessage]:
+        """New messages for ``consumer`` (each given to one consumer of the group)."""
+        return self._read(consumer, ">", count, block)
+
+    def pending_for(self, consumer: str, count: int = 100) -> list[StreamMessage]:
+        """Messages already given to ``consumer`` but not acknowledged: read these first after a restart."""
+        return self._read(consumer, "0", count, None)
+
+    def _read(self, consumer: str, start: str, count: int, block: float | None) -> list[StreamMessage]:
+        if not consumer or not isinstance(consumer, str):
+            raise ValueError(f"consumer must be a non-empty string, got {consumer!r}")
+        found = self.r.xreadgroup(self.group, consumer, {self.key: start}, count=count,
+                                  block=None if block is None else int(block * 1000))
+        entries = found[0][1] if found else []
+        return [self._message(entry_id, fields) for entry_id, fields in entries if fields]
+
+    def _message(self, entry_id: str, fields: dict, deliveries: int = 1) -> StreamMessage:
+        try:
+            event = json.loads(fields.get("event", ""))
+        except ValueError:
+            event = None
+        return StreamMessage(entry_id, event, deliveries)
+
+    def ack(self, *ids: str) -> int:
+        """Acknowledge processed messages; returns how many were pending."""
+        return self.r.xack(self.key, self.group, *ids) if ids else 0
+
+    def pending(self, count: int = 100) -> list[dict]:
+        """Unacknowledged messages: id, consumer, idle ms and how often each was delivered."""
+        return [
+            {"id": p["message_id"], "consumer": p["consumer"], "idle_ms": p["time_since_delivered"],
+             "deliveries": p["times_delivered"]}
+            for p in self.r.xpending_range(self.key, self.group, "-", "+", count)
+        ]
+
+    def claim(self, consumer: str, min_idle: float, count: int = 100) -> list[StreamMessage]:
+        """Take over messages another consumer left unacknowledged for ``min_idle`` seconds (XAUTOCLAIM)."""
+        _, claimed, *_ = self.r.xautoclaim(self.key, self.group, consumer, int(min_idle * 1000), "0-0", count=count)
+        deliveries = {p["id"]: p["deliveries"] for p in self.pending(max(count, 1))}
+        return [self._message(i, f, deliveries.get(i, 1)) for i, f in claimed if f]
+
+    def length(self) -> int:
+        return self.r.xlen(self.key)
+
+    def trim(self, maxlen: int) -> int:
+        """Keep about the last ``maxlen`` entries; returns how many were removed."""
+        return self.r.xtrim(self.key, maxlen=maxlen, approximate=False)

@@ -1,0 +1,236 @@
+"""Pub/sub and streams: ordering, patterns, clean stop, reconnect, consumer groups, crash and claim."""
+from __future__ import annotations
+
+import threading
+import time
+
+import fakeredis
+import pytest
+
+import patterns
+from patterns import keys
+from patterns.errors import NotSerializable
+from patterns.pubsub import EventStream, Subscriber, publish_event
+
+
+def wait_for(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.items: list = []
+        self.lock = threading.Lock()
+
+    def __call__(self, channel, event) -> None:
+        with self.lock:
+            self.items.append((channel, event))
+
+
+def test_events_arrive_in_order_with_their_json_types(r):
+    inbox = Inbox()
+    with Subscriber(r, ["orders"], inbox):
+        for i in range(50):
+            publish_event(r, "orders", {"n": i, "tags": ["a"], "ok": True})
+        assert wait_for(lambda: len(inbox.items) == 50)
+    assert [e["n"] for _, e in inbox.items] == list(range(50))
+    assert inbox.items[0] == ("orders", {"n": 0, "tags": ["a"], "ok": True})
+
+
+def test_publish_returns_the_number_of_receivers(r):
+    assert publish_event(r, "nobody-listens", 1) == 0
+    with Subscriber(r, ["news"], Inbox()), Subscriber(r, ["news"], Inbox()):
+        assert publish_event(r, "news", 1) == 2
+
+
+def test_pattern_subscriptions_receive_matching_channels_only(r):
+    inbox = Inbox()
+    with Subscriber(r, handler=inbox, patterns=["audit.*"]):
+        publish_event(r, "audit.login", "ada")
+        publish_event(r, "orders", "not for us")
+        publish_event(r, "audit.logout", "ada")
+        assert wait_for(lambda: len(inbox.items) == 2)
+        time.sleep(0.1)
+    assert inbox.items == [("audit.login", "ada"), ("audit.logout", "ada")]
+
+
+def test_a_malformed_message_is_reported_and_the_subscriber_goes_on(r):
+    inbox, reported = Inbox(), []
+    with Subscriber(r, ["orders"], inbox, on_malformed=lambda ch, raw, err: reported.append(raw)) as sub:
+        r.publish(keys.channel(r, "orders"), "{not json")
+        publish_event(r, "orders", "fine")
+        assert wait_for(lambda: inbox.items == [("orders", "fine")])
+    assert reported == ["{not json"] and sub.stats.malformed == 1
+
+
+def test_a_failing_handler_does_not_end_the_subscription(r):
+    seen = []
+
+    def handler(channel, event):
+        seen.append(event)
+        if event == "boom":
+            raise RuntimeError("handler bug")
+
+    with Subscriber(r, ["orders"], handler) as sub:
+        publish_event(r, "orders", "boom")
+        publish_event(r, "orders", "after")
+        assert wait_for(lambda: seen == ["boom", "after"])
+    assert sub.stats.handler_errors == 1
+
+
+def test_stop_leaves_no_thread_behind(r):
+    before = threading.active_count()
+    sub = Subscriber(r, ["orders"], Inbox()).start()
+    assert sub.running and threading.active_count() == before + 1
+    sub.stop()
+    assert not sub.running and threading.active_count() == before
+
+
+def test_stop_leaves_no_subscribed_connection_behind(real):
+    sub = Subscriber(real, ["orders"], Inbox()).start()
+    assert real.pubsub_numsub("orders") == [("orders", 1)]
+    sub.stop()
+    assert real.pubsub_numsub("orders") == [("orders", 0)]
+    assert [c for c in real.client_list() if int(c.get("sub", 0)) or int(c.get("psub", 0))] == []
+
+
+def test_reconnects_after_the_server_drops_it_and_reports_the_gap(real):
+    inbox, gaps = Inbox(), []
+    with Subscriber(real, ["orders"], inbox, on_gap=gaps.append) as sub:
+        publish_event(real, "orders", "before")
+        assert wait_for(lambda: len(inbox.items) == 1)
+        assert real.client_kill_filter(_type="pubsub") == 1
+        assert wait_for(lambda: len(gaps) == 1)
+        assert wait_for(lambda: real.pubsub_numsub("orders") == [("orders", 1)])
+        publish_event(real, "orders", "after")
+        assert wait_for(lambda: len(inbox.items) == 2)
+    assert [e for _, e in inbox.items] == ["before", "after"] and sub.stats.reconnects == 1
+
+
+def test_sharded_subscribers_receive_sharded_publishes(r):
+    inbox = Inbox()
+    with Subscriber(r, ["ticks"], inbox, sharded=True):
+        assert publish_event(r, "ticks", 1, sharded=True) == 1
+        assert wait_for(lambda: inbox.items == [("ticks", 1)])
+
+
+def test_channels_live_under_the_namespace(r):
+    keys.set_namespace(r, "alice")
+    inbox = Inbox()
+    with Subscriber(r, ["orders"], inbox):
+        r.publish("orders", '"someone else\'s"')  # another attendee's channel
+        publish_event(r, "orders", "mine")
+        assert wait_for(lambda: inbox.items == [("orders", "mine")])
+    assert r.pubsub_numsub("alice:orders") == [("alice:orders", 0)]
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda r: publish_event(r, "", 1), ValueError, "channel names must be non-empty"),
+    (lambda r: publish_event(r, "orders", object()), NotSerializable, "as JSON"),
+    (lambda r: Subscriber(r, [], lambda c, e: None), ValueError, "at least one channel"),
+    (lambda r: Subscriber(r, ["a"], None), TypeError, "handler must be a function"),
+    (lambda r: Subscriber(r, ["a"], lambda c, e: None, patterns=["b*"], sharded=True), ValueError, "no patterns"),
+    (lambda r: EventStream(r, "s", maxlen=0), ValueError, "maxlen"),
+])
+def test_bad_input_is_refused_clearly(call, error, message):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(error, match=message):
+        call(client)
+
+
+# -- streams ------------------------------------------------------------------------------------
+
+
+def test_a_consumer_group_hands_each_message_to_one_consumer_in_order(r):
+    stream = EventStream(r, "orders", start="0")
+    ids = [stream.append({"n": i}) for i in range(10)]
+    first, second = stream.read("a", count=4), stream.read("b", count=10)
+    assert [m.event["n"] for m in first + second] == list(range(10))
+    assert [m.id for m in first + second] == ids and stream.read("a") == []
+
+
+def test_acknowledged_messages_leave_the_pending_list(r):
+    stream = EventStream(r, "orders", start="0")
+    stream.append("x")
+    stream.append("y")
+    messages = stream.read("a")
+    assert [p["deliveries"] for p in stream.pending()] == [1, 1]
+    assert stream.ack(messages[0].id) == 1 and stream.ack(messages[0].id) == 0
+    assert [p["id"] for p in stream.pending()] == [messages[1].id]
+
+
+def test_a_consumer_that_was_away_resumes_after_its_last_ack(r):
+    stream = EventStream(r, "orders", start="0")
+    for i in range(3):
+        stream.append(i)
+    done = stream.read("worker", count=1)
+    stream.ack(done[0].id)
+    stream.read("worker", count=1)  # received, then the worker went down before acknowledging it
+    for i in range(3, 6):
+        stream.append(i)  # published while it was away: kept
+    resumed = stream.pending_for("worker") + stream.read("worker")
+    assert [m.event for m in resumed] == [1, 2, 3, 4, 5]
+
+
+def test_crash_and_claim_loses_nothing_and_counts_the_redelivery(r):
+    stream = EventStream(r, "orders", start="0")
+    for i in range(5):
+        stream.append(i)
+    crashed = stream.read("a", count=3)  # a dies without acknowledging
+    stream.ack(*[m.id for m in stream.read("b")])  # b handles the rest
+    time.sleep(0.05)
+    claimed = stream.claim("b", min_idle=0.02)
+    assert [(m.event, m.deliveries) for m in claimed] == [(0, 2), (1, 2), (2, 2)]
+    assert [m.id for m in claimed] == [m.id for m in crashed]
+    stream.ack(*[m.id for m in claimed])
+    assert stream.pending() == []
+
+
+def test_claim_leaves_messages_that_are_not_idle_long_enough(r):
+    stream = EventStream(r, "orders", start="0")
+    stream.append(1)
+    stream.read("a")
+    assert stream.claim("b", min_idle=60) == []
+
+
+def test_the_stream_is_bounded_and_expires(r):
+    stream = EventStream(r, "orders", maxlen=10, start="0", retention=3600)
+    for i in range(25):
+        stream.append(i)
+    assert stream.trim(10) >= 0 and stream.length() == 10
+    assert 0 < r.pttl(stream.key) <= 3_600_000
+
+
+def test_a_new_group_started_at_the_end_sees_only_new_events(r):
+    EventStream(r, "orders", group="early", start="0").append("old")
+    late = EventStream(r, "orders", group="late")  # start="$"
+    late.append("new")
+    assert [m.event for m in late.read("c")] == ["new"]
+
+
+def test_concurrent_consumers_share_the_work_without_overlap(real):
+    stream = EventStream(real, "jobs", start="0")
+    for i in range(200):
+        stream.append(i)
+    handled, lock = [], threading.Lock()
+
+    def worker(name):
+        while True:
+            batch = stream.read(name, count=7)
+            if not batch:
+                return
+            with lock:
+                handled.extend(m.event for m in batch)
+            stream.ack(*[m.id for m in batch])
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(handled) == list(range(200)) and stream.pending() == []
