@@ -267,8 +267,29 @@ def drive_session_dashboard(page) -> None:
     _wait_text(table, r"cy: 0")
 
 
+def drive_pubsub_dashboard(page) -> None:
+    board = page.locator(".widget-html-content", has_text="published").first
+    board.scroll_into_view_if_needed()
+
+    def counts(text):
+        return [int(n) for n in re.findall(r"(?:published|got) (\d+)", text)]  # published, A, B, consumer
+
+    before, a0, b0, _ = counts(board.inner_text())
+    page.get_by_role("button", name="subscriber B online").click()  # take B offline
+    page.get_by_role("button", name="stream consumer online").click()
+    for _ in range(3):
+        page.get_by_role("button", name="Publish an event").click()
+    _wait_text(board, rf"published {before + 3} ")
+    page.get_by_role("button", name="subscriber B OFFLINE").click()
+    page.get_by_role("button", name="stream consumer OFFLINE").click()
+    page.get_by_role("button", name="Publish an event").click()
+    _, a, b, consumer = counts(_wait_text(board, rf"published {before + 4} "))
+    assert (a - a0, b - b0, consumer) == (4, 1, before + 4)  # B missed three; the stream caught up
+
+
 WIDGET_DRIVERS = {
     "01_caching": drive_cache_dashboard,
+    "05_pubsub": drive_pubsub_dashboard,
     "04_sessions": drive_session_dashboard,
     "02_rate_limiting": drive_rate_limit_dashboard,
     "03_leaderboards": drive_leaderboard_dashboard,

@@ -8,6 +8,7 @@ from redis.cluster import key_slot
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
 from patterns.widgets.leaderboard import NAMES, LeaderboardDashboard
+from patterns.widgets.pubsub import PubSubDashboard
 from patterns.widgets.ratelimit import RateLimitDashboard
 from patterns.widgets.session import SessionDashboard
 
@@ -115,3 +116,20 @@ def test_session_dashboard_logs_in_rotates_and_logs_out(fake):
     dashboard.buttons["Log out everywhere"].click()
     assert dashboard.counts() == "ada: 0 · bob: 0 · cy: 0" and "1 session(s) ended" in dashboard.message.value
     assert "idle left" in dashboard.table.value
+
+
+def test_pubsub_dashboard_shows_what_pubsub_loses_and_the_stream_keeps(fake):
+    dashboard = PubSubDashboard(fake)
+    try:
+        dashboard.publish_button.click()
+        dashboard.online["subscriber A"].value = False
+        dashboard.online["stream consumer"].value = False
+        for _ in range(3):
+            dashboard.publish_button.click()
+        assert dashboard.counts() == "published 4 · subscriber A got 1 · subscriber B got 4 · stream consumer got 1"
+        dashboard.online["subscriber A"].value = True
+        dashboard.online["stream consumer"].value = True
+        assert dashboard.counts() == "published 4 · subscriber A got 1 · subscriber B got 4 · stream consumer got 4"
+        assert "missed" in dashboard.board.value
+    finally:
+        dashboard.close()
