@@ -24,3 +24,11 @@ class NotSerializable(PatternError, TypeError):
 
 class LockNotAcquired(PatternError):
     """A lock was held by someone else and could not be taken in time."""
+
+
+class LockUnavailable(LockNotAcquired):
+    """Redis could not be reached to take a lock: it was not granted (and never is, unverified)."""
+
+
+class LockLost(PatternError):
+    """A lock's lease ran out before it was released or extended: someone else may have held it."""

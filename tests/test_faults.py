@@ -8,7 +8,9 @@ What each pattern does when Redis fails, proven rather than argued:
 - rate limiters: fail open or closed, as the caller chose, within the time bound, and
   count again once the server is back;
 - a subscriber reconnects and subscribes again after a restart, and reports the gap;
-- stream consumers resume from their last acknowledged entry after a restart.
+- stream consumers resume from their last acknowledged entry after a restart;
+- lock acquisition on a server that is down or frozen raises a clear error, within the
+  bound: it never hangs, and it never grants the lock.
 Each chapter adds its pattern's faults here.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pytest
 
 import patterns
 from patterns import Cache, connection
+from patterns.errors import LockUnavailable
+from patterns.lock import Lock
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
@@ -213,3 +217,22 @@ def test_stream_consumers_resume_from_their_last_ack_after_a_restart():
         resumed = stream.pending_for("worker") + stream.read("worker")
         assert [m.event for m in resumed] == [2, 3, 4, 5]
         client.connection_pool.disconnect()
+
+
+def test_lock_acquire_on_a_stopped_server_raises_at_once(server):
+    lock = Lock(patterns.connect(server.url), "job", ttl=5, timeout=30)
+    server.stop()
+    started = time.monotonic()
+    with pytest.raises(LockUnavailable, match="the lock was not granted"):
+        lock.acquire()
+    assert time.monotonic() - started < 2 and lock.token is None
+
+
+def test_lock_acquire_on_a_frozen_server_raises_within_the_bound(server, short_timeouts):
+    lock = Lock(patterns.connect(server.url), "job", ttl=5, timeout=30)
+    with frozen(server):
+        started = time.monotonic()
+        with pytest.raises(LockUnavailable):
+            lock.acquire()
+        elapsed = time.monotonic() - started
+    assert elapsed <= short_timeouts and lock.token is None

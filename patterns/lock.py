@@ -1,0 +1,202 @@
+"""Distributed locking: a lease with an owner, released only by its owner, with fencing tokens.
+
+``with_lock`` is the seed's withLock: ``SET NX PX`` with a 128-bit random token, and a
+release that deletes the lock only if it still holds that token (one script). ``Lock``
+adds blocking acquisition with exponential backoff and jitter, ``extend()``, a clear
+``LockLost`` when the lease ran out under you, and a fencing token for the protected
+resource to check. ``Redlock`` takes a lock on a majority of independent servers.
+
+A lease-based lock cannot stop a holder that pauses longer than its lease (GC, swap, a
+stopped VM) from acting after someone else took over. Fencing tokens are what makes that
+safe: the resource refuses any write that carries an older token than it has seen.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from typing import Any, Callable, Sequence, TypeVar
+
+from . import keys
+from .connection import UNAVAILABLE_ERRORS
+from .errors import LockLost, LockNotAcquired, LockUnavailable
+from .scripts import load_script
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_ACQUIRE = load_script("lock_acquire")
+_EXTEND = load_script("lock_extend")
+_RELEASE = load_script("compare_and_delete")
+FENCE_TTL_MS = 30 * 86400 * 1000  # the fencing counter outlives any lease by far
+
+
+def _check_name(r: Any, name: str) -> list[str]:
+    return [keys.key(r, "lock", name), keys.key(r, "lock", name, "fence")]
+
+
+def _check_lease(ttl: Any) -> float:
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    return float(ttl)
+
+
+class Lock:
+    """A lease on ``name``: at most one holder at a time, for at most ``ttl`` seconds.
+
+    timeout     seconds to wait for the lock in acquire() / ``with``; 0: try once
+    backoff     first wait between attempts (doubles up to ``max_backoff``, with full jitter,
+                so many waiters do not poll in lockstep)
+    """
+
+    def __init__(self, r: Any, name: str, ttl: float = 10.0, timeout: float = 10.0, *,
+                 backoff: float = 0.01, max_backoff: float = 0.5) -> None:
+        self.r = r
+        self.name = name
+        self.key, self.fence_key = _check_name(r, name)
+        self.ttl = _check_lease(ttl)
+        if timeout < 0:
+            raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
+        self.timeout, self.backoff, self.max_backoff = timeout, backoff, max_backoff
+        self.token: str | None = None
+        self.fencing_token: int | None = None
+        self.attempts = 0  # tries the last acquire() needed
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds; True when held."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        token = secrets.token_hex(16)  # 128 random bits: nobody else can hold the same token
+        delay, self.attempts = self.backoff, 0
+        while True:
+            self.attempts += 1
+            try:
+                fence = _ACQUIRE(self.r, [self.key, self.fence_key], [token, int(self.ttl * 1000), FENCE_TTL_MS])
+            except UNAVAILABLE_ERRORS as error:
+                raise LockUnavailable(
+                    f"cannot reach Redis to take lock {self.name!r} ({error}); the lock was not granted"
+                ) from None
+            if fence is not None:
+                self.token, self.fencing_token = token, int(fence)
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(remaining, random.uniform(0, delay)))  # full jitter
+            delay = min(delay * 2, self.max_backoff)
+
+    def release(self) -> None:
+        """Give the lock back. Raises LockLost if the lease had already run out."""
+        token, self.token = self.token, None
+        if token is None:
+            raise LockLost(f"lock {self.name!r} is not held by this Lock (never acquired, or already released)")
+        if not _RELEASE(self.r, [self.key], [token]):
+            raise LockLost(
+                f"lock {self.name!r} expired before release (lease {self.ttl:g} s): another client may have held it "
+                "meanwhile; use a longer ttl, extend() while working, and fencing tokens at the resource"
+            )
+
+    def extend(self, ttl: float | None = None) -> None:
+        """Renew the lease to ``ttl`` seconds from now (default: the original ttl); only while held."""
+        ttl = self.ttl if ttl is None else _check_lease(ttl)
+        if self.token is None or not _EXTEND(self.r, [self.key], [self.token, int(ttl * 1000)]):
+            raise LockLost(f"cannot extend lock {self.name!r}: its lease has run out or it was never held")
+
+    def locked(self) -> bool:
+        """Does anyone hold the lock right now?"""
+        return bool(self.r.exists(self.key))
+
+    def owned(self) -> bool:
+        """Does this Lock hold it right now (its lease has not run out)?"""
+        return self.token is not None and self.r.get(self.key) == self.token
+
+    def __enter__(self) -> "Lock":
+        if not self.acquire():
+            raise LockNotAcquired(f"lock {self.name!r} is held by someone else (waited {self.timeout:g} s)")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
+    """The seed's withLock: run ``fn()`` holding lock ``key``; returns its result.
+
+    Raises LockNotAcquired at once when the lock is taken (like the seed, it does not
+    wait), and LockLost after ``fn`` if the lease ran out while it ran.
+    """
+    lock = Lock(r, key, ttl=ttl_ms / 1000, timeout=0)
+    if not lock.acquire():
+        raise LockNotAcquired(f"could not acquire lock {key!r}: it is held by someone else")
+    try:
+        return fn()
+    finally:
+        lock.release()
+
+
+class Redlock:
+    """A lock on a majority of independent Redis servers (the published Redlock algorithm).
+
+    The lock is held when at least N//2+1 servers granted it within the lease, and only
+    for the validity left: ttl - time spent acquiring - clock drift. A failed attempt is
+    undone on every server before retrying after a random delay.
+    """
+
+    def __init__(self, servers: Sequence[Any], name: str, ttl: float = 10.0, *, retries: int = 3,
+                 retry_delay: float = 0.2, drift_factor: float = 0.01, allow_fewer: bool = False) -> None:
+        if len(servers) < 3 and not allow_fewer:
+            raise ValueError(
+                f"Redlock needs at least 3 independent servers (5 is usual), got {len(servers)}; with fewer, one "
+                "failure loses the majority. Pass allow_fewer=True if you mean it."
+            )
+        if not servers:
+            raise ValueError("Redlock needs servers")
+        self.servers, self.name = list(servers), name
+        self.keys = [_check_name(r, name)[0] for r in self.servers]
+        self.ttl = _check_lease(ttl)
+        self.retries, self.retry_delay, self.drift_factor = retries, retry_delay, drift_factor
+        self.quorum = len(self.servers) // 2 + 1
+        self.token: str | None = None
+        self.validity = 0.0  # seconds the current hold is valid for, from when it was taken
+
+    def acquire(self) -> bool:
+        for attempt in range(self.retries + 1):
+            token = secrets.token_hex(16)
+            started = time.monotonic()
+            granted = sum(self._try(r, key, token) for r, key in zip(self.servers, self.keys))
+            drift = self.ttl * self.drift_factor + 0.002
+            validity = self.ttl - (time.monotonic() - started) - drift
+            if granted >= self.quorum and validity > 0:
+                self.token, self.validity = token, validity
+                return True
+            self._release_everywhere(token)  # undo the partial hold before trying again
+            if attempt < self.retries:
+                time.sleep(random.uniform(0, self.retry_delay))
+        return False
+
+    def _try(self, r: Any, key: str, token: str) -> bool:
+        try:
+            return bool(r.set(key, token, nx=True, px=int(self.ttl * 1000)))
+        except UNAVAILABLE_ERRORS:
+            return False  # a server that is down is simply a "no"
+
+    def _release_everywhere(self, token: str) -> None:
+        for r, key in zip(self.servers, self.keys):
+            try:
+                _RELEASE(r, [key], [token])
+            except UNAVAILABLE_ERRORS:
+                pass  # the lease there expires by itself
+
+    def release(self) -> None:
+        if self.token:
+            self._release_everywhere(self.token)
+        self.token = None
+
+    def __enter__(self) -> "Redlock":
+        if not self.acquire():
+            raise LockNotAcquired(f"Redlock {self.name!r}: no majority of {len(self.servers)} servers granted it")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()

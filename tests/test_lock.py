@@ -1,0 +1,223 @@
+"""Locks: mutual exclusion under threads, owner-only release, LockLost, fencing, Redlock."""
+from __future__ import annotations
+
+import threading
+import time
+
+import fakeredis
+import pytest
+
+import patterns
+from patterns import keys
+from patterns.errors import LockLost, LockNotAcquired
+from patterns.lock import Lock, Redlock, with_lock
+from patterns.sandbox import LocalServer, redis_server_binary
+from patterns.trace import trace
+
+
+def test_mutual_exclusion_keeps_a_read_modify_write_counter_exact(r):
+    r.set("counter", 0)
+    errors = []
+
+    def worker():
+        for _ in range(25):
+            try:
+                with Lock(r, "counter", ttl=5, timeout=10):
+                    value = int(r.get("counter"))
+                    time.sleep(0.0005)  # widen the window a lost update would need
+                    r.set("counter", value + 1)
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and int(r.get("counter")) == 200
+
+
+def test_without_the_lock_the_same_counter_loses_updates(real):
+    real.set("counter", 0)
+
+    def worker():
+        for _ in range(25):
+            value = int(real.get("counter"))
+            time.sleep(0.0005)
+            real.set("counter", value + 1)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert int(real.get("counter")) < 200  # the test above is not passing by luck
+
+
+def test_with_lock_returns_the_result_and_releases(r):
+    assert with_lock(r, "job", lambda: {"done": True}) == {"done": True}
+    assert r.exists(keys.key(r, "lock", "job")) == 0
+
+
+def test_with_lock_refuses_at_once_when_the_lock_is_taken(r):
+    holder = Lock(r, "job", ttl=5)
+    holder.acquire()
+    started = time.monotonic()
+    with pytest.raises(LockNotAcquired, match="held by someone else"):
+        with_lock(r, "job", lambda: "never runs")
+    assert time.monotonic() - started < 1
+
+
+def test_the_lock_key_has_a_random_token_and_a_ttl(r):
+    lock = Lock(r, "job", ttl=5)
+    lock.acquire()
+    assert len(lock.token) == 32 and r.get(lock.key) == lock.token
+    assert 0 < r.pttl(lock.key) <= 5000 and r.pttl(lock.fence_key) > 0
+
+
+def test_only_the_owner_can_release_or_extend(r):
+    first = Lock(r, "job", ttl=0.1)
+    first.acquire()
+    time.sleep(0.15)  # the lease runs out
+    second = Lock(r, "job", ttl=5, timeout=0)
+    assert second.acquire()
+    with pytest.raises(LockLost, match="expired before release"):
+        first.release()
+    assert second.owned()  # the late release did not delete the new owner's lock
+    first.token = "forged"
+    with pytest.raises(LockLost, match="cannot extend"):
+        first.extend()
+    second.extend(30)
+    assert r.pttl(second.key) > 5000
+
+
+def test_acquire_and_release_are_one_round_trip_each(r):
+    lock = Lock(r, "job", ttl=5)
+    lock.acquire()
+    lock.release()
+    with trace(r) as t:
+        lock.acquire()
+        lock.release()
+    assert t.round_trips == 2 and t.names == ["EVALSHA", "EVALSHA"]
+
+
+def test_fencing_tokens_strictly_increase(r):
+    tokens = []
+    for _ in range(20):
+        with Lock(r, "job", ttl=5) as lock:
+            tokens.append(lock.fencing_token)
+    assert all(later > earlier for earlier, later in zip(tokens, tokens[1:]))
+
+
+def test_fencing_tokens_still_increase_after_the_counter_expires(r):
+    with Lock(r, "job", ttl=5) as lock:
+        before = lock.fencing_token
+    time.sleep(0.01)
+    r.delete(keys.key(r, "lock", "job", "fence"))  # as if the counter had expired
+    with Lock(r, "job", ttl=5) as lock:
+        assert lock.fencing_token > before
+
+
+def test_blocking_acquire_waits_with_backoff_and_gives_up_at_the_timeout(r):
+    Lock(r, "job", ttl=5).acquire()
+    waiter = Lock(r, "job", ttl=5, timeout=0.3)
+    started = time.monotonic()
+    assert waiter.acquire() is False
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert 2 <= waiter.attempts < 30  # backoff: tens of attempts, not thousands of polls
+
+
+def test_a_waiter_gets_the_lock_when_it_is_released(r):
+    holder = Lock(r, "job", ttl=5)
+    holder.acquire()
+    threading.Timer(0.1, holder.release).start()
+    assert Lock(r, "job", ttl=5, timeout=2).acquire()
+
+
+def test_locked_and_owned(r):
+    lock = Lock(r, "job", ttl=5)
+    assert not lock.locked() and not lock.owned()
+    lock.acquire()
+    assert lock.locked() and lock.owned() and not Lock(r, "job").owned()
+
+
+def test_releasing_twice_is_an_error(r):
+    lock = Lock(r, "job", ttl=5)
+    lock.acquire()
+    lock.release()
+    with pytest.raises(LockLost, match="not held"):
+        lock.release()
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda r: Lock(r, "job", ttl=0), "ttl must be a positive"),
+    (lambda r: Lock(r, "", ttl=5), "must not be empty"),
+    (lambda r: Lock(r, "job", timeout=-1), "timeout must be"),
+    (lambda r: Redlock([r, r], "job"), "at least 3 independent servers"),
+    (lambda r: Redlock([], "job", allow_fewer=True), "needs servers"),
+])
+def test_bad_arguments_are_refused(make, message):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(ValueError, match=message):
+        make(client)
+
+
+def test_keys_live_under_the_namespace_and_share_a_tag(r):
+    keys.set_namespace(r, "alice")
+    lock = Lock(r, "job", ttl=5)
+    lock.acquire()
+    assert (lock.key, lock.fence_key) == ("alice:lock:{job}", "alice:lock:{job}:fence")
+
+
+# -- Redlock, over servers the harness starts and stops ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def five_servers():
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    servers = [LocalServer().start() for _ in range(5)]
+    yield servers
+    for server in servers:
+        server.cleanup()
+
+
+@pytest.fixture
+def redlock_clients(five_servers):
+    for server in five_servers:
+        if not server.running:
+            server.restart()
+    clients = [patterns.connect(s.url) for s in five_servers]
+    for client in clients:
+        client.flushall()
+    return clients
+
+
+def test_redlock_holds_on_a_majority_and_excludes_others(redlock_clients):
+    first = Redlock(redlock_clients, "job", ttl=5)
+    assert first.acquire() and 0 < first.validity < 5
+    assert Redlock(redlock_clients, "job", ttl=5, retries=0).acquire() is False
+    first.release()
+    assert all(c.exists(keys.key(c, "lock", "job")) == 0 for c in redlock_clients)
+
+
+def test_redlock_with_two_of_five_servers_down_still_acquires(five_servers, redlock_clients):
+    for server in five_servers[:2]:
+        server.stop()
+    with Redlock(redlock_clients, "job", ttl=5, retries=0) as lock:
+        assert lock.token
+
+
+def test_redlock_with_three_of_five_servers_down_fails_and_leaves_nothing(five_servers, redlock_clients):
+    for server in five_servers[:3]:
+        server.stop()
+    lock = Redlock(redlock_clients, "job", ttl=5, retries=1, retry_delay=0.01)
+    assert lock.acquire() is False
+    assert all(c.exists(keys.key(c, "lock", "job")) == 0 for c in redlock_clients[3:])
+
+
+def test_redlock_a_minority_holding_the_lock_is_not_enough(redlock_clients):
+    for client in redlock_clients[:3]:  # someone else holds it on three servers
+        client.set(keys.key(client, "lock", "job"), "someone else", px=5000)
+    assert Redlock(redlock_clients, "job", ttl=5, retries=0).acquire() is False
+    assert [c.get(keys.key(c, "lock", "job")) for c in redlock_clients[3:]] == [None, None]
