@@ -287,8 +287,26 @@ def drive_pubsub_dashboard(page) -> None:
     assert (a - a0, b - b0, consumer) == (4, 1, before + 4)  # B missed three; the stream caught up
 
 
+def drive_lock_timeline(page) -> None:
+    summary = page.locator(".widget-html-content", has_text="critical sections").first
+    summary.scroll_into_view_if_needed()
+    assert _press_on_slider(page, "lease", "Home").strip() == "0.20"  # the shortest lease
+    assert _press_on_slider(page, "pause", "End").strip() == "2.00"  # worker 1 pauses 2 s
+    page.get_by_role("button", name="Run 3 s").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && b.disabled)",
+        timeout=5_000,
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && !b.disabled)",
+        timeout=20_000,
+    )
+    _wait_text(summary, r"lease ran out under a worker 1 · .* stale writes rejected 1")
+
+
 WIDGET_DRIVERS = {
     "01_caching": drive_cache_dashboard,
+    "06_locking": drive_lock_timeline,
     "05_pubsub": drive_pubsub_dashboard,
     "04_sessions": drive_session_dashboard,
     "02_rate_limiting": drive_rate_limit_dashboard,

@@ -8,6 +8,7 @@ from redis.cluster import key_slot
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
 from patterns.widgets.leaderboard import NAMES, LeaderboardDashboard
+from patterns.widgets.lock import FencedResource, LockTimeline
 from patterns.widgets.pubsub import PubSubDashboard
 from patterns.widgets.ratelimit import RateLimitDashboard
 from patterns.widgets.session import SessionDashboard
@@ -133,3 +134,17 @@ def test_pubsub_dashboard_shows_what_pubsub_loses_and_the_stream_keeps(fake):
         assert "missed" in dashboard.board.value
     finally:
         dashboard.close()
+
+
+def test_fenced_resource_refuses_older_tokens():
+    resource = FencedResource()
+    assert resource.write(5) and resource.write(7) and not resource.write(6) and resource.write(7)
+    assert (resource.accepted, resource.rejected) == (3, 1)
+
+
+def test_lock_timeline_shows_a_lease_running_out_during_a_pause(fake):
+    timeline = LockTimeline(fake, workers=2, ttl=0.3, pause=1.0)
+    timeline.run(1.5)
+    assert timeline.lost == 1 and timeline.resource.rejected == 1
+    assert "lease ran out under a worker 1" in timeline.summary.value
+    assert any(kind == "lease ran out" for _, kind, _, _ in timeline.spans)
