@@ -10,29 +10,16 @@ on uncontended locks: the numbers compare the cost of taking and giving back a l
 from __future__ import annotations
 
 import argparse
-import time
 
 import redis_lock
 
 import patterns
+from _measure import measure
 from patterns.lock import Lock
 from patterns.sandbox import LocalServer
-from patterns.trace import trace
 
 NAMES = 50
 ROUNDS = 3
-
-
-def measure(take_and_give_back, pairs: int) -> tuple[float, float]:
-    """(pairs per second, round trips per pair)."""
-    for i in range(NAMES):  # warm up: scripts loaded, connections open
-        take_and_give_back(f"job-{i}")
-    with trace() as t:
-        started = time.perf_counter()
-        for i in range(pairs):
-            take_and_give_back(f"job-{i % NAMES}")
-        elapsed = time.perf_counter() - started
-    return pairs / elapsed, t.round_trips / pairs
 
 
 def main() -> None:
@@ -61,7 +48,7 @@ def main() -> None:
         best = {name: (0.0, 0.0) for name in contenders}
         for _ in range(ROUNDS):
             for name, pair in contenders.items():
-                best[name] = max(best[name], measure(pair, args.pairs))
+                best[name] = max(best[name], measure(pair, args.pairs, NAMES))
         print(f"{args.pairs} acquire+release pairs a round, best of {ROUNDS}, one thread, {patterns.describe(r)}\n")
         ours_rate = best["patterns.Lock"][0]
         print(f"{'library':20} {'pairs/s':>10} {'patterns is':>12}   round trips per pair")

@@ -12,16 +12,15 @@ sliding window counter; token bucket and GCRA have no `limits` counterpart.
 from __future__ import annotations
 
 import argparse
-import time
 
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 import patterns
+from _measure import measure
 from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalServer
-from patterns.trace import trace
 
 LIMITS_EQUIVALENT = {
     "fixed_window": FixedWindowRateLimiter,
@@ -31,18 +30,6 @@ LIMITS_EQUIVALENT = {
 CALLERS = 100
 ROUNDS = 3
 LIMIT = 1_000_000  # high enough that every request is allowed: both sides do the same work
-
-
-def measure(hit, hits: int) -> tuple[float, float]:
-    """(decisions per second, round trips per decision) for ``hit(caller)``."""
-    for i in range(CALLERS):  # warm up: scripts loaded, connections open
-        hit(f"caller-{i}")
-    with trace() as t:
-        started = time.perf_counter()
-        for i in range(hits):
-            hit(f"caller-{i % CALLERS}")
-        elapsed = time.perf_counter() - started
-    return hits / elapsed, t.round_trips / hits
 
 
 def main() -> None:
@@ -60,9 +47,9 @@ def main() -> None:
             theirs = LIMITS_EQUIVALENT[name](storage) if name in LIMITS_EQUIVALENT else None
             ours_best, their_best = (0.0, 0.0), (0.0, 0.0)
             for _ in range(ROUNDS):  # alternate the two sides, keep each one's best round
-                ours_best = max(ours_best, measure(ours.hit, args.hits))
+                ours_best = max(ours_best, measure(ours.hit, args.hits, CALLERS))
                 if theirs:  # the strategy name keeps each strategy's keys apart
-                    their_best = max(their_best, measure(lambda c: theirs.hit(item, name, c), args.hits))
+                    their_best = max(their_best, measure(lambda c: theirs.hit(item, name, c), args.hits, CALLERS))
             (ours_rate, ours_trips), (their_rate, their_trips) = ours_best, their_best
             line = f"{name:24} {ours_rate:>10,.0f}/s"
             if theirs:

@@ -13,7 +13,6 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import patterns
 from patterns import Cache, get_or_set, invalidate, keys
 from patterns.errors import NotSerializable, ValueTooLarge
 from patterns.trace import trace

@@ -7,7 +7,6 @@ import time
 import fakeredis
 import pytest
 
-import patterns
 from patterns import keys
 from patterns.errors import NotSerializable
 from patterns.pubsub import EventStream, Subscriber, publish_event

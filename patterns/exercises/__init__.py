@@ -8,6 +8,7 @@ a stub runs clean, and it returns nothing, so the cell shows only that line. Ref
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import fakeredis
@@ -32,3 +33,18 @@ def report(run: Callable[[], str]) -> None:
         print("not yet: the function still raises NotImplementedError; replace the stub with your code")
     except Exception as error:  # the learner's bug: say what happened, don't crash the notebook
         print(f"not yet: your function raised {type(error).__name__}: {error}")
+
+
+def run_at_once(threads: int, work: Callable[[], None], timeout: float = 30) -> None:
+    """Start ``threads`` threads that call ``work`` at the same instant; wait for all of them."""
+    barrier = threading.Barrier(threads)
+
+    def body() -> None:
+        barrier.wait()
+        work()
+
+    started = [threading.Thread(target=body) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout)

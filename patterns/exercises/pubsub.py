@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from . import NotYet, fresh_client, report
+from . import NotYet, fresh_client, report, run_at_once
 
 MAX_TTL = 7 * 86400
 
@@ -48,17 +48,7 @@ def _check_body(fn: Callable[[Any, str, Callable[[], None]], bool]) -> str:
         if ttl > MAX_TTL:
             raise NotYet(f"{name!r} lives {ttl} s; a week is plenty to outlast any redelivery")
     crowd = _Effect()
-    barrier = threading.Barrier(10)
-
-    def worker() -> None:
-        barrier.wait()
-        fn(r, "1700000000000-2", crowd)
-
-    threads = [threading.Thread(target=worker) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    run_at_once(10, lambda: fn(r, "1700000000000-2", crowd))
     if crowd.count != 1:
         raise NotYet(f"10 workers got the same message at once and it was handled {crowd.count} times: check and "
                      "mark in one atomic step (SET ... NX)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from . import NotYet, fresh_client, report
+from . import NotYet, fresh_client, report, run_at_once
 
 LIMIT, WINDOW = 5, 10
 
@@ -33,20 +33,15 @@ def _check_body(fn: Callable[[Any, str], bool]) -> str:
             raise NotYet(f"the key {name!r} lives {ttl} s; a {WINDOW}-second window needs at most {WINDOW}")
 
     fresh = fresh_client()
-    barrier, results, lock = threading.Barrier(10), [], threading.Lock()
+    results, lock = [], threading.Lock()
 
     def worker() -> None:
-        barrier.wait()
         for _ in range(3):
             allowed = fn(fresh, "crowd")
             with lock:
                 results.append(allowed)
 
-    threads = [threading.Thread(target=worker) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    run_at_once(10, worker)
     if results.count(True) != LIMIT:
         raise NotYet(
             f"with 10 threads at once, {results.count(True)} requests got through instead of {LIMIT}: "
