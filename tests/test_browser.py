@@ -304,8 +304,22 @@ def drive_lock_timeline(page) -> None:
     _wait_text(summary, r"lease ran out under a worker 1 · .* stale writes rejected 1")
 
 
+def drive_audit_explorer(page) -> None:
+    box = page.locator(".widget-text", has_text="match").locator("input").first
+    box.scroll_into_view_if_needed()
+    box.fill("")
+    box.type("legacy:*")  # the TTL-less key the notebook planted
+    page.get_by_role("button", name="Run the audit").click()
+    report = page.locator(".widget-html-content pre").last
+    _wait_text(report, r"PROBLEM: 1 key\(s\) under 'legacy:session' have no TTL")
+    box.fill("proof:*")
+    page.get_by_role("button", name="Run the audit").click()
+    _wait_text(report, r"no problems found")
+
+
 WIDGET_DRIVERS = {
     "01_caching": drive_cache_dashboard,
+    "07_production_checklist": drive_audit_explorer,
     "06_locking": drive_lock_timeline,
     "05_pubsub": drive_pubsub_dashboard,
     "04_sessions": drive_session_dashboard,

@@ -496,3 +496,47 @@ def test_lock_checker_names_the_problem(capsys, solution, says):
 def test_lock_reference_passes(capsys):
     lock_exercise.check(reference_release)
     assert capsys.readouterr().out.startswith("✓ owner-only release")
+
+
+# -- notebook 07: TTL-less keys, found with SCAN --------------------------------------------------
+
+from patterns.exercises import audit as audit_exercise  # noqa: E402
+
+
+def reference_keys_without_ttl(r, match):
+    found = []
+    batch = []
+    for name in r.scan_iter(match=match, count=100):
+        batch.append(name)
+        if len(batch) == 100:
+            found += _ttl_less(r, batch)
+            batch = []
+    return found + _ttl_less(r, batch)
+
+
+def _ttl_less(r, names):
+    pipe = r.pipeline(transaction=False)
+    for name in names:
+        pipe.ttl(name)
+    return [name for name, ttl in zip(names, pipe.execute()) if ttl == -1]
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (lambda r, m: [k for k in r.keys(m) if r.ttl(k) == -1], "it uses KEYS"),
+        (lambda r, m: [k for k in r.scan_iter() if r.ttl(k) == -1], "does not match the pattern"),
+        (lambda r, m: [k for k in r.scan_iter(match=m) if r.ttl(k) == -1], "round trips for 300 keys"),
+        (lambda r, m: [k for k in r.scan_iter(match=m) if r.ttl(k) < 0][:3], "missing"),
+        (lambda r, m: [], "walk the keys with SCAN"),
+    ],
+)
+def test_audit_checker_names_the_problem(capsys, solution, says):
+    audit_exercise.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_audit_reference_passes(capsys):
+    audit_exercise.check(reference_keys_without_ttl)
+    assert capsys.readouterr().out.startswith("✓ 43 TTL-less keys found with SCAN")

@@ -5,6 +5,7 @@ import fakeredis
 import pytest
 from redis.cluster import key_slot
 
+from patterns.widgets.audit import AuditExplorer
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
 from patterns.widgets.leaderboard import NAMES, LeaderboardDashboard
@@ -148,3 +149,14 @@ def test_lock_timeline_shows_a_lease_running_out_during_a_pause(fake):
     assert timeline.lost == 1 and timeline.resource.rejected == 1
     assert "lease ran out under a worker 1" in timeline.summary.value
     assert any(kind == "lease ran out" for _, kind, _, _ in timeline.spans)
+
+
+def test_audit_explorer_runs_the_audit_on_its_pattern(fake):
+    fake.set("legacy:1", "no ttl")
+    fake.set("fine:1", "x", ex=60)
+    explorer = AuditExplorer(fake, match="fine:*")
+    explorer.run_button.click()
+    assert explorer.report.clean and "no problems found" in explorer.output.value
+    explorer.match.value = "*"
+    explorer.run_button.click()
+    assert not explorer.report.clean and "legacy" in explorer.output.value
