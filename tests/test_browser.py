@@ -307,14 +307,23 @@ def drive_lock_timeline(page) -> None:
 def drive_audit_explorer(page) -> None:
     box = page.locator(".widget-text", has_text="match").locator("input").first
     box.scroll_into_view_if_needed()
-    box.fill("")
-    box.type("legacy:*")  # the TTL-less key the notebook planted
-    page.get_by_role("button", name="Run the audit").click()
-    report = page.locator(".widget-html-content pre").last
-    _wait_text(report, r"PROBLEM: 1 key\(s\) under 'legacy:session' have no TTL")
-    box.fill("proof:*")
-    page.get_by_role("button", name="Run the audit").click()
-    _wait_text(report, r"no problems found")
+    def audit_of(pattern: str, previous: int = -1) -> int:
+        box.fill("")
+        box.type(pattern)
+        page.get_by_role("button", name="Run the audit").click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = page.locator(".widget-html-content pre")
+            text = found.last.inner_text() if found.count() else ""
+            match = re.search(r"scanned ([\d,]+) keys", text)
+            if match and "no problems found" in text and int(match.group(1).replace(",", "")) != previous:
+                return int(match.group(1).replace(",", ""))
+            time.sleep(0.2)
+        pytest.fail(f"the audit of {pattern!r} showed no new clean report")
+
+    mine = audit_of("proof:*")  # the patterns' own keys
+    everything = audit_of("*", previous=mine)  # everything the notebook left behind
+    assert everything > mine > 0
 
 
 WIDGET_DRIVERS = {
