@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(PY) scripts/lab.py --port $(LAB_PORT)
 
-## test: every test: units on fakeredis and a throwaway redis-server, notebooks under nbval
+## test: every test: units on fakeredis, a throwaway server and cluster, faults, notebooks, the browser
 test: $(STAMP)
 	$(PY) -m pytest
 
