@@ -29,6 +29,7 @@ from patterns.lock import Lock
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
+from helpers import wait_for
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None and not os.environ.get("CI"),
                                 reason="redis-server is not installed")
@@ -179,28 +180,19 @@ def test_rate_limiter_on_a_frozen_server_decides_within_the_bound(server, short_
     assert elapsed <= short_timeouts  # one timeout, then the breaker answers at once
 
 
-def _wait(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_subscriber_survives_a_server_restart_and_reports_the_gap(server):
     client = patterns.connect(server.url)
     received, gaps = [], []
     with Subscriber(client, ["orders"], lambda ch, ev: received.append(ev), on_gap=gaps.append):
         publish_event(client, "orders", "before")
-        assert _wait(lambda: received == ["before"])
+        assert wait_for(lambda: received == ["before"])
         server.stop()
         time.sleep(0.3)
         server.restart()
-        assert _wait(lambda: len(gaps) == 1)  # reconnected and subscribed again
-        assert _wait(lambda: client.pubsub_numsub("orders") == [("orders", 1)])
+        assert wait_for(lambda: len(gaps) == 1)  # reconnected and subscribed again
+        assert wait_for(lambda: client.pubsub_numsub("orders") == [("orders", 1)])
         publish_event(client, "orders", "after")
-        assert _wait(lambda: received == ["before", "after"])
+        assert wait_for(lambda: received == ["before", "after"])
     assert gaps[0] >= 0.3
 
 

@@ -10,15 +10,7 @@ import pytest
 from patterns import keys
 from patterns.errors import NotSerializable
 from patterns.pubsub import EventStream, Subscriber, publish_event
-
-
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from helpers import wait_for
 
 
 class Inbox:

@@ -35,6 +35,15 @@ def report(run: Callable[[], str]) -> None:
         print(f"not yet: your function raised {type(error).__name__}: {error}")
 
 
+def first_key_without_bounded_ttl(r: fakeredis.FakeRedis, longest: int) -> tuple[str, int] | None:
+    """The first key (name, TTL in s) that never expires (-1) or lives longer than ``longest`` seconds."""
+    for name in r.scan_iter("*"):
+        ttl = r.ttl(name)
+        if ttl < 0 or ttl > longest:
+            return name, ttl
+    return None
+
+
 def run_at_once(threads: int, work: Callable[[], None], timeout: float = 30) -> None:
     """Start ``threads`` threads that call ``work`` at the same instant; wait for all of them."""
     barrier = threading.Barrier(threads)

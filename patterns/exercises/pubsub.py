@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from . import NotYet, fresh_client, report, run_at_once
+from . import NotYet, first_key_without_bounded_ttl, fresh_client, report, run_at_once
 
 MAX_TTL = 7 * 86400
 
@@ -41,12 +41,11 @@ def _check_body(fn: Callable[[Any, str, Callable[[], None]], bool]) -> str:
     names = list(r.scan_iter("*"))
     if not names:
         raise NotYet("nothing was stored in Redis: a second worker (or a restart) would not know it was handled")
-    for name in names:
-        ttl = r.ttl(name)
-        if ttl < 0:
-            raise NotYet(f"{name!r} has no TTL: the record of handled ids would grow forever")
-        if ttl > MAX_TTL:
-            raise NotYet(f"{name!r} lives {ttl} s; a week is plenty to outlast any redelivery")
+    offender = first_key_without_bounded_ttl(r, MAX_TTL)
+    if offender and offender[1] < 0:
+        raise NotYet(f"{offender[0]!r} has no TTL: the record of handled ids would grow forever")
+    if offender:
+        raise NotYet(f"{offender[0]!r} lives {offender[1]} s; a week is plenty to outlast any redelivery")
     crowd = _Effect()
     run_at_once(10, lambda: fn(r, "1700000000000-2", crowd))
     if crowd.count != 1:
