@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import sys
 from collections import Counter, defaultdict
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 import redis
 
+from . import _cli, keys
 from .connection import connect, is_cluster, is_fake
 
 SIZE_COMMANDS = {"string": "STRLEN", "list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
@@ -64,6 +66,7 @@ class AuditReport:
     connected_clients: int | None = None
     connections_received: int | None = None
     problems: list[str] = field(default_factory=list)
+    refused: str | None = None  # why the keys could not be listed (the user may not SCAN)
 
     @property
     def clean(self) -> bool:
@@ -122,7 +125,12 @@ def audit(
     max_elements: int = 10_000,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
-    """Walk the keys matching ``match`` in SCAN batches of ``count`` and report on them."""
+    """Walk the keys matching ``match`` in SCAN batches of ``count`` and report on them.
+
+    ``match`` is relative to the client's namespace: a workshop attendee audits its own keys.
+    A user that may not SCAN gets a report that says so (``refused``) instead of an error,
+    so a notebook cell shows the reason and the command line exits 2.
+    """
     if count < 1 or count > 10_000:
         raise ValueError(f"count must be between 1 and 10,000 keys per batch, got {count}")
     report = AuditReport()
@@ -175,13 +183,20 @@ def audit(
         if progress:
             progress(report.scanned)
 
-    for name in r.scan_iter(match=match, count=count):
-        batch.append(name)
-        if len(batch) >= count:
+    try:
+        for name in r.scan_iter(match=keys.plain(r, match), count=count):
+            batch.append(name)
+            if len(batch) >= count:
+                inspect(batch)
+                batch = []
+        if batch:
             inspect(batch)
-            batch = []
-    if batch:
-        inspect(batch)
+    except redis.exceptions.NoPermissionError as error:
+        report.refused = (f"this Redis user may not run {_refused_command(error)}, so the keys cannot be listed "
+                          "(a workshop account: SCAN would show every attendee's key names); the host can run "
+                          "`python -m patterns.workshop status`, or provision with --allow-scan")
+        report.problems.append(report.refused)
+        return report
 
     report.without_ttl = dict(without_ttl)
     report.examples = dict(examples)
@@ -190,6 +205,11 @@ def audit(
     _server_facts(r, report)
     _judge(report, max_value_bytes)
     return report
+
+
+def _refused_command(error: Exception) -> str:
+    found = re.search(r"run the '([^']+)' command", str(error))
+    return found.group(1).upper() if found else "SCAN"
 
 
 def _judge(report: AuditReport, max_value_bytes: int) -> None:
@@ -220,23 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url:
         print("error: give the URL of the server to audit, or set REDIS_URL", file=sys.stderr)
         return 2
-    try:
-        r = connect(args.url)
-        show = sys.stderr.isatty() and not args.json
+    return _cli.run(lambda: _audit_command(args))
 
-        def progress(scanned: int) -> None:
-            if show:
-                print(f"\rscanned {scanned:,} keys…", end="", file=sys.stderr, flush=True)
 
-        report = audit(r, args.match, count=args.count, max_value_bytes=args.max_value_bytes,
-                       max_elements=args.max_elements, progress=progress)
-        if show:
-            print(file=sys.stderr)
-    except (ValueError, ConnectionError, redis.RedisError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def _audit_command(args: argparse.Namespace) -> int:
+    show = _cli.progress("scanned {:,} keys…", enabled=None if not args.json else False)
+    report = audit(connect(args.url), args.match, count=args.count, max_value_bytes=args.max_value_bytes,
+                   max_elements=args.max_elements, progress=show)
+    show.done()
     print(report.to_json() if args.json else report.table())
-    return 0 if report.clean else 1
+    return _cli.EXIT_FAILED if report.refused else 0 if report.clean else 1
 
 
 if __name__ == "__main__":

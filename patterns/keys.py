@@ -75,6 +75,16 @@ def key(r: Any, kind: str, name: str, *suffix: str) -> str:
     return f"{_prefix(r)}{kind}:{{{_escape_braces(name)}}}{tail}"
 
 
+def plain(r: Any, name: str) -> str:
+    """``<namespace>:<name>``: a key named the way the seed names it, with no hash tag.
+
+    For the notebooks' "as commonly written" code (``plain(r, "user:1")``): even the
+    broken versions stay inside a workshop attendee's namespace, which is also the
+    only place the attendee's ACL lets them write.
+    """
+    return f"{_prefix(r)}{_check_part(name, 'key name')}"
+
+
 def channel(r: Any, name: str) -> str:
     """A pub/sub channel or stream name under the client's namespace."""
     return f"{_prefix(r)}{_check_part(name, 'channel name')}"

@@ -1,0 +1,43 @@
+"""What the command-line tools (``patterns.audit``, ``patterns.workshop``) share.
+
+One-line errors with exit status 2, and a progress line that appears only on a
+terminal, so a long walk of a big keyspace shows it is alive and a script or CI log
+gets clean output.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import redis
+
+from .errors import PatternError
+
+EXIT_FAILED = 2
+
+
+def run(body: Callable[[], int]) -> int:
+    """Run a command; print any expected failure as one ``error:`` line and return 2."""
+    try:
+        return body()
+    except (ValueError, PatternError, ConnectionError, redis.RedisError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+class progress:
+    """``show(n)`` rewrites one status line on stderr when it is a terminal; ``done()`` ends it."""
+
+    def __init__(self, template: str, *, enabled: bool | None = None) -> None:
+        self.template = template
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.shown = False
+
+    def __call__(self, n: int) -> None:
+        if self.enabled:
+            print("\r" + self.template.format(n), end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)

@@ -1,0 +1,368 @@
+"""Workshop mode: many attendees on one Redis server, each fenced into a namespace by ACL.
+
+    python -m patterns.workshop provision ADMIN_URL --attendees 30 [--out attendees.txt] [--host HOST]
+    python -m patterns.workshop status    ADMIN_URL
+    python -m patterns.workshop teardown  ADMIN_URL
+
+``provision`` creates one ACL user per attendee. User ``attendee-07`` may touch only keys
+``attendee-07:*`` and channels ``attendee-07:*``, which is exactly where
+``connect(namespace="attendee-07")`` puts every key and channel of the patterns and the
+notebooks (``patterns/keys.py``). It may run the data commands the workbook needs and
+nothing that reaches past its own keys: no FLUSHALL, KEYS, CONFIG, INFO, DEBUG, MONITOR,
+SHUTDOWN, ACL changes, CLIENT KILL, SCRIPT FLUSH, FUNCTION, SELECT ... (ATTENDEE_COMMANDS).
+
+Key patterns guard commands that name keys; keyless commands see the whole server. SCAN
+would list every attendee's key names (and a session id in a key name is a credential), so
+attendees get no SCAN unless the host passes ``--allow-scan``; RANDOMKEY and PUBSUB CHANNELS
+are refused for the same reason. What an attendee can still learn about others: DBSIZE (a
+count), and the server's shared memory and speed.
+
+Only users this module made are touched by ``status`` and ``teardown``: a name
+``<prefix>-<number>`` whose key pattern is exactly ``~<name>:*``. Everything else on the
+server (the host's own users and keys) is left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from . import _cli
+from .connection import connect, is_cluster, is_fake, mask_password, server_version
+from .errors import PatternError
+
+DEFAULT_PREFIX = "attendee"
+PASSWORD_BYTES = 32  # 256 bits, URL-safe: a guess has no chance, and it needs no quoting in a URL
+MINIMUM_VERSION = (6, 2)  # channel patterns (&) in ACL rules arrived in Redis 6.2
+
+# Applied in order after "-@all": everything, minus what reaches past the attendee's own keys.
+ATTENDEE_COMMANDS: tuple[str, ...] = (
+    "+@all",
+    # FLUSHALL/FLUSHDB, KEYS, CONFIG, INFO, DEBUG, MONITOR, SHUTDOWN, SAVE, ACL SETUSER/LIST...,
+    # CLIENT KILL/LIST/PAUSE, SLOWLOG, LATENCY, MODULE, SWAPDB, MIGRATE, SORT (BY/GET read any key)
+    "-@dangerous",
+    "-@admin",
+    # Another database holds keys that the teardown (database 0) would never find.
+    "-select", "-move", "-copy",
+    # Keyless and server-wide: they would show other attendees' key and channel names.
+    "-scan", "-randomkey", "-pubsub|channels", "-pubsub|shardchannels", "-client|tracking",
+    "-cluster|getkeysinslot", "-cluster|countkeysinslot",
+    # Shared by everyone: one attendee must not flush or kill what the others rely on.
+    "-script|flush", "-script|kill", "-script|debug", "-function", "-fcall", "-fcall_ro",
+    "-memory", "+memory|usage",
+)
+
+ALLOW_SCAN = "+scan"
+
+
+@dataclass
+class Attendee:
+    """One attendee: its user (which is also its namespace) and, when known, its password."""
+
+    name: str
+    password: str | None
+    created: bool = False
+
+    def line(self, public_url: str) -> str:
+        """What the attendee runs ``make lab`` with: ``REDIS_URL=... WORKBOOK_NAMESPACE=...``."""
+        if self.password is None:
+            return f"# {self.name}: exists, password not known to this run (use --reissue to give it a new one)"
+        return f"REDIS_URL={attendee_url(public_url, self.name, self.password)} WORKBOOK_NAMESPACE={self.name}"
+
+
+@dataclass
+class AttendeeStatus:
+    name: str
+    enabled: bool
+    keys: int = 0
+    memory: int = 0  # bytes, by MEMORY USAGE
+    connections: int = 0
+
+
+@dataclass
+class Status:
+    version: str
+    attendees: list[AttendeeStatus] = field(default_factory=list)
+    used_memory: int = 0
+
+    def table(self) -> str:
+        lines = [f"{len(self.attendees)} attendees on Redis {self.version}, server memory {_size(self.used_memory)}"]
+        lines.append(f"{'attendee':20} {'keys':>8} {'memory':>10} {'connected':>10}")
+        for a in self.attendees:
+            state = "" if a.enabled else "  (disabled)"
+            lines.append(f"{a.name:20} {a.keys:>8,} {_size(a.memory):>10} {a.connections:>10}{state}")
+        total_keys = sum(a.keys for a in self.attendees)
+        total_memory = sum(a.memory for a in self.attendees)
+        lines.append(f"{'total':20} {total_keys:>8,} {_size(total_memory):>10} "
+                     f"{sum(a.connections for a in self.attendees):>10}")
+        return "\n".join(lines)
+
+
+def attendee_rules(name: str, *, allow_scan: bool = False) -> list[str]:
+    """The ACL rules (after the password) that fence user ``name`` into namespace ``name``."""
+    return ["on", "resetkeys", f"~{name}:*", "resetchannels", f"&{name}:*", "-@all", *ATTENDEE_COMMANDS,
+            *([ALLOW_SCAN] if allow_scan else [])]
+
+
+def attendee_url(public_url: str, name: str, password: str) -> str:
+    """``public_url`` with the attendee's user and password, database 0 (teardown scans only 0)."""
+    parts = urlsplit(public_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{name}:{password}@{host}", path="/0"))
+
+
+def admin_client(url: str) -> Any:
+    """A client for the admin URL, after checking the server can host a workshop at all."""
+    r = connect(url, namespace="")
+    if is_fake(r):
+        raise PatternError("a workshop needs a real Redis server: give its URL, e.g. redis://default:PW@host:6379/0")
+    if is_cluster(r):
+        raise PatternError(f"{mask_password(url)} is a Redis Cluster, whose ACL users live on each node "
+                           "separately; run the workshop on one server")
+    version = server_version(r)
+    if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) < MINIMUM_VERSION:
+        raise PatternError(f"Redis {version} at {mask_password(url)} is too old for workshop mode: its ACL has "
+                           "no channel patterns (needs Redis 6.2 or newer)")
+    try:
+        r.acl_users()
+    except redis.exceptions.NoPermissionError:
+        raise PatternError(f"the user in {mask_password(url)} may not manage ACL users; use an admin user "
+                           "(for example redis://default:PASSWORD@host:6379/0)") from None
+    except redis.ResponseError as error:
+        if "unknown command" in str(error).lower():
+            raise PatternError(f"Redis at {mask_password(url)} has no ACL command (renamed or disabled, or a "
+                               "server older than 6.0); workshop mode needs ACL users") from None
+        raise
+    return r
+
+
+def find_attendees(r: Any, prefix: str = DEFAULT_PREFIX) -> dict[str, bool]:
+    """Name -> enabled, for every user that this module created with ``prefix``."""
+    shape = re.compile(rf"^{re.escape(prefix)}-\d+$")
+    found = {}
+    for name in sorted(r.acl_users()):
+        if not shape.match(name):
+            continue
+        user = r.acl_getuser(name) or {}
+        if _flat(user.get("keys")) == f"~{name}:*":
+            found[name] = "on" in user.get("flags", [])
+    return found
+
+
+def provision(
+    r: Any,
+    attendees: int,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    known: dict[str, str] | None = None,
+    allow_scan: bool = False,
+    reissue: bool = False,
+) -> list[Attendee]:
+    """Make sure users ``<prefix>-01`` ... exist with the attendee rules; keep existing passwords.
+
+    ``known`` holds passwords from an earlier run (its output file): a user that still has
+    that password keeps it, one that vanished (a server restart without an ACL file) is made
+    again with it, so attendees' URLs keep working. ``reissue`` gives existing users new ones.
+    """
+    if attendees < 1 or attendees > 999:
+        raise ValueError(f"--attendees must be between 1 and 999, got {attendees}")
+    _check_prefix(prefix)
+    known = known or {}
+    existing = set(r.acl_users())
+    width = max(2, len(str(attendees)))
+    made = []
+    for number in range(1, attendees + 1):
+        name = f"{prefix}-{number:0{width}d}"
+        password = known.get(name)
+        is_new = name not in existing
+        if not is_new and (reissue or (password and not _has_password(r, name, password))):
+            password = secrets.token_urlsafe(PASSWORD_BYTES) if reissue else None
+        if is_new and password is None:
+            password = secrets.token_urlsafe(PASSWORD_BYTES)
+        if is_new or reissue:
+            r.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *attendee_rules(name, allow_scan=allow_scan))
+        else:  # keep its password; re-apply the rules in case they drifted
+            r.execute_command("ACL", "SETUSER", name, *attendee_rules(name, allow_scan=allow_scan))
+        made.append(Attendee(name, password, created=is_new))
+    return made
+
+
+def status(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 1000) -> Status:
+    """Every attendee with its key count, memory (MEMORY USAGE) and open connections."""
+    users = find_attendees(r, prefix)
+    rows = {name: AttendeeStatus(name, enabled) for name, enabled in users.items()}
+    for names in _attendee_key_batches(r, prefix, count):
+        owners = [_owner(name, rows) for name in names]
+        pipe = r.pipeline(transaction=False)
+        for name in names:
+            pipe.memory_usage(name)
+        for owner, memory in zip(owners, pipe.execute(raise_on_error=False)):
+            if owner:
+                owner.keys += 1
+                owner.memory += memory if isinstance(memory, int) else 0
+    for client in r.client_list():
+        if client.get("user") in rows:
+            rows[client["user"]].connections += 1
+    used = int(r.info("memory").get("used_memory", 0))
+    return Status(server_version(r), list(rows.values()), used)
+
+
+def teardown(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 500,
+             progress: Callable[[int], None] | None = None) -> tuple[list[str], int]:
+    """Remove every attendee's keys (SCAN + UNLINK, ``count`` at a time) and then the users.
+
+    Users are switched off and disconnected first, so nobody writes while their keys go;
+    they are deleted last, so a teardown cut short finds them again and finishes the job.
+    Returns the users removed and the number of keys unlinked.
+    """
+    users = list(find_attendees(r, prefix))
+    for name in users:
+        r.execute_command("ACL", "SETUSER", name, "off")  # no new logins...
+        r.client_kill_filter(user=name)  # ...and none of the open connections
+    owners = set(users)
+    removed = 0
+    for names in _attendee_key_batches(r, prefix, count):
+        theirs = [name for name in names if name.split(":", 1)[0] in owners]
+        if theirs:
+            removed += r.unlink(*theirs)
+        if progress:
+            progress(removed)
+    for name in users:
+        r.acl_deluser(name)
+    return users, removed
+
+
+def save_acl(r: Any) -> bool:
+    """Persist the users with ACL SAVE where the server has an ACL file; False where it has none."""
+    try:
+        r.acl_save()
+        return True
+    except redis.ResponseError:  # "This Redis instance is not configured to use an ACL file"
+        return False
+
+
+def read_known(path: Path) -> dict[str, str]:
+    """Passwords from an earlier provision's output file: name -> password."""
+    if not path.exists():
+        return {}
+    found = {}
+    for match in re.finditer(r"REDIS_URL=(\S+)", path.read_text(encoding="utf-8")):
+        parts = urlsplit(match.group(1))
+        if parts.username and parts.password:
+            found[parts.username] = parts.password
+    return found
+
+
+def _attendee_key_batches(r: Any, prefix: str, count: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for name in r.scan_iter(match=f"{prefix}-*", count=count):
+        batch.append(name)
+        if len(batch) >= count:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _owner(key: str, rows: dict[str, AttendeeStatus]) -> AttendeeStatus | None:
+    return rows.get(key.split(":", 1)[0])
+
+
+def _has_password(r: Any, name: str, password: str) -> bool:
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    return digest in (r.acl_getuser(name) or {}).get("passwords", [])
+
+
+def _flat(rules: Any) -> str:
+    return " ".join(rules) if isinstance(rules, list) else str(rules or "")
+
+
+def _check_prefix(prefix: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,30}", prefix):
+        raise ValueError(f"--prefix {prefix!r}: use 1-31 lowercase letters and digits, starting with a letter")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:,.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m patterns.workshop", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command, what in (("provision", "create (or keep) one ACL user per attendee and print their URLs"),
+                          ("status", "attendees, their keys and memory, who is connected"),
+                          ("teardown", "remove every attendee's keys, then the users")):
+        sub = commands.add_parser(command, help=what, description=what)
+        sub.add_argument("url", help="the server, as an admin user: redis://default:PASSWORD@host:6379/0")
+        sub.add_argument("--prefix", default=DEFAULT_PREFIX, help="attendee names are PREFIX-01, PREFIX-02, ...")
+        if command == "provision":
+            sub.add_argument("--attendees", type=int, required=True, help="how many attendees")
+            sub.add_argument("--out", type=Path, help="also write the lines here (0600); read back on a re-run")
+            sub.add_argument("--host", help="host[:port] attendees reach the server at (default: the URL's)")
+            sub.add_argument("--allow-scan", action="store_true",
+                             help="let attendees SCAN (they would see every attendee's key names)")
+            sub.add_argument("--reissue", action="store_true", help="give existing attendees new passwords")
+        if command == "teardown":
+            sub.add_argument("--count", type=int, default=500, help="keys per SCAN batch and per UNLINK")
+    args = parser.parse_args(argv)
+    return _cli.run(lambda: _commands[args.command](args))
+
+
+def _provision_command(args: argparse.Namespace) -> int:
+    r = admin_client(args.url)
+    known = read_known(args.out) if args.out else {}
+    made = provision(r, args.attendees, prefix=args.prefix, known=known, allow_scan=args.allow_scan,
+                     reissue=args.reissue)
+    public = _public_url(args.url, args.host)
+    lines = [attendee.line(public) for attendee in made]
+    print("\n".join(lines))
+    if args.out:
+        args.out.touch(mode=0o600, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    new = sum(a.created for a in made)
+    saved = "saved to the ACL file" if save_acl(r) else (
+        "in memory only (no ACL file): after a server restart run provision again with the same --out file")
+    print(f"{len(made)} attendees ({new} new, {len(made) - new} kept); users {saved}", file=sys.stderr)
+    return 0
+
+
+def _status_command(args: argparse.Namespace) -> int:
+    print(status(admin_client(args.url), args.prefix).table())
+    return 0
+
+
+def _teardown_command(args: argparse.Namespace) -> int:
+    r = admin_client(args.url)
+    show = _cli.progress("unlinked {:,} keys…")
+    users, removed = teardown(r, args.prefix, count=args.count, progress=show)
+    show.done()
+    save_acl(r)
+    print(f"removed {len(users)} attendees and {removed:,} keys")
+    return 0
+
+
+def _public_url(url: str, host: str | None) -> str:
+    if not host:
+        return url
+    parts = urlsplit(url)
+    port = parts.port or 6379
+    target = host if ":" in host else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=target))
+
+
+_commands: dict[str, Callable[[argparse.Namespace], int]] = {
+    "provision": _provision_command,
+    "status": _status_command,
+    "teardown": _teardown_command,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
