@@ -26,6 +26,7 @@ import redis
 from . import keys
 from .cache import encode
 from .connection import UNAVAILABLE_ERRORS, is_cluster
+from .errors import PatternError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ class SubscriberStats:
     handler_errors: int = 0  # handler raised (logged, the subscriber goes on)
     reconnects: int = 0
     gaps: list[float] = field(default_factory=list)  # seconds without a connection, per reconnect
+
+
+CONFIRMATIONS = ("subscribe", "psubscribe", "ssubscribe")
+DATA_MESSAGES = ("message", "pmessage", "smessage")
 
 
 class Subscriber:
@@ -100,6 +105,8 @@ class Subscriber:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub: Any = None
+        self._refused: Exception | None = None
+        self._early: list[dict] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 5.0) -> "Subscriber":
@@ -108,11 +115,15 @@ class Subscriber:
             return self
         self._stop.clear()
         self._ready.clear()
+        self._refused = None
         self._thread = threading.Thread(target=self._run, name="patterns-subscriber", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             self.stop()
             raise TimeoutError(f"could not subscribe within {timeout} s")
+        if self._refused is not None:
+            self.stop()
+            raise PatternError(self._refusal_message(self._refused)) from self._refused
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -134,7 +145,8 @@ class Subscriber:
 
     # -- the thread -----------------------------------------------------------------------------
     def _subscribe(self) -> None:
-        pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.r.pubsub()
+        self._pubsub = pubsub
         if self.sharded:
             pubsub.ssubscribe(*self.channels)
         else:
@@ -145,12 +157,35 @@ class Subscriber:
         if not is_cluster(self.r):
             # We reconnect ourselves, so that we can report the gap: no silent retries below us.
             pubsub.connection.retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
-        self._pubsub = pubsub
+        self._await_confirmations(len(self.channels) + len(self.patterns))
+
+    def _await_confirmations(self, expected: int, timeout: float = 5.0) -> None:
+        """Read the server's answer to every subscription before calling it ready.
+
+        A refusal (an ACL without this channel: NOPERM) then surfaces in ``start()``
+        instead of killing the thread later; a message that arrives before the last
+        confirmation is kept and delivered first.
+        """
+        deadline = time.monotonic() + timeout
+        while expected and time.monotonic() < deadline:
+            message = self._read(timeout=0.2)
+            if message is None:
+                continue
+            if message["type"] in CONFIRMATIONS:
+                expected -= 1
+            else:
+                self._early.append(message)
+
+    def _read(self, timeout: float) -> dict | None:
+        if self.sharded:
+            return self._pubsub.get_sharded_message(timeout=timeout)
+        return self._pubsub.get_message(timeout=timeout)
 
     def _next(self) -> dict | None:
-        if self.sharded:
-            return self._pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=0.2)
-        return self._pubsub.get_message(timeout=0.2)
+        if self._early:
+            return self._early.pop(0)
+        message = self._read(timeout=0.2)
+        return message if message and message["type"] in DATA_MESSAGES else None
 
     def _run(self) -> None:
         lost_at: float | None = None
@@ -158,7 +193,13 @@ class Subscriber:
         while not self._stop.is_set():
             try:
                 if self._pubsub is None:
-                    self._subscribe()
+                    try:
+                        self._subscribe()
+                    except redis.exceptions.NoPermissionError as error:  # retrying will not help
+                        self._refused = error
+                        self._close()
+                        self._ready.set()
+                        return
                     self._ready.set()
                     if lost_at is not None:
                         self._report_gap(time.monotonic() - lost_at)
@@ -174,6 +215,15 @@ class Subscriber:
                 continue
             if message:
                 self._deliver(message)
+
+    def _refusal_message(self, error: Exception) -> str:
+        asked = ", ".join([*self.channels, *self.patterns])
+        message = f"Redis refused to subscribe this user to {asked} ({error})."
+        if self.patterns:
+            message += (" An ACL allows a pattern subscription (PSUBSCRIBE) only to a pattern it lists, compared as "
+                        "text, not as a glob: a workshop attendee may PSUBSCRIBE only to '<namespace>:*'. Subscribe "
+                        "to exact channels instead.")
+        return message
 
     def _report_gap(self, seconds: float) -> None:
         self.stats.reconnects += 1

@@ -1,4 +1,5 @@
-"""Backends for every test: embedded fakeredis, a real redis-server, and a 3-master cluster.
+"""Backends for every test: embedded fakeredis, a real redis-server, a 3-master cluster, and a
+workshop attendee (a real server, through an ACL user fenced into its namespace).
 
 Parametrize a test over backends by asking for ``r``. Each test gets an empty key
 space: a new FakeServer, or a FLUSHALL of a throwaway server or cluster started here
@@ -8,16 +9,20 @@ cannot run fails instead of being skipped.
 from __future__ import annotations
 
 import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
 
 import fakeredis
 import pytest
 
 import patterns
-from patterns import keys
+from patterns import keys, workshop
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BACKENDS = ["fake", "real", "cluster"]
+BACKENDS = ["fake", "real", "cluster", "attendee"]
+ATTENDEE = "alice"  # the namespace tests set with keys.set_namespace(r, "alice") is the attendee's own
 SERVER_FIXTURES = {"redis_server", "redis_cluster"}
 
 
@@ -62,6 +67,36 @@ def cluster_client(redis_cluster):
     client.close()
 
 
+@dataclass
+class Attendee:
+    """A workshop attendee on the throwaway server: its URL, its namespace, and an admin client."""
+
+    url: str
+    namespace: str
+    admin: Any
+
+    def client(self) -> Any:
+        return patterns.connect(self.url, namespace=self.namespace)
+
+
+def make_attendee(server: LocalServer, name: str = ATTENDEE, **rules: Any) -> Attendee:
+    """An ACL user with exactly the rules ``patterns.workshop.provision`` gives an attendee."""
+    admin = patterns.connect(server.url, namespace="")
+    password = secrets.token_urlsafe(workshop.PASSWORD_BYTES)
+    admin.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *workshop.attendee_rules(name, **rules))
+    return Attendee(workshop.attendee_url(server.url, name, password), name, admin)
+
+
+@pytest.fixture
+def attendee(redis_server) -> Attendee:
+    """A workshop attendee on the throwaway server (made afresh: a restarted server forgets its users)."""
+    if not redis_server.running:
+        redis_server.start()
+    made = make_attendee(redis_server)
+    yield made
+    made.admin.acl_deluser(made.namespace)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param
@@ -74,9 +109,14 @@ def r(request, backend):
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     elif backend == "real":
         client = patterns.connect(request.getfixturevalue("redis_server").url)
+    elif backend == "attendee":
+        attendee = request.getfixturevalue("attendee")
+        attendee.admin.flushall()
+        client = attendee.client()
+        client.admin = attendee.admin  # for tests that look at every key: an attendee may not SCAN
     else:
         client = request.getfixturevalue("cluster_client")
-    if backend != "fake":
+    if backend in ("real", "cluster"):
         if backend == "real" and not request.getfixturevalue("redis_server").running:
             request.getfixturevalue("redis_server").start()
         client.flushall()
@@ -92,9 +132,25 @@ def real(redis_server):
     return client
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "not_as_attendee(reason): no attendee leg for this test (it tests something an attendee "
+        "may not do, or the tracer/audit themselves); the reason says where the attendee's side is tested")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Notebooks whose labs start their own redis-server have committed outputs from a machine that
+    """Drop the attendee leg of tests marked not_as_attendee (reported as deselected, never as passed).
+
+    Notebooks whose labs start their own redis-server have committed outputs from a machine that
     has one; where it is missing (and not under CI), skip them rather than fail the comparison."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        as_attendee = callspec is not None and callspec.params.get("backend") == "attendee"
+        (dropped if as_attendee and item.get_closest_marker("not_as_attendee") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
     if redis_server_binary() is not None or IN_CI:
         return
     needs_server: dict[str, bool] = {}
@@ -115,7 +171,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
     backend = callspec.params.get("backend") if callspec else None
-    on_server = backend in ("real", "cluster") or bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+    on_server = backend in ("real", "cluster", "attendee") or bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
     if IN_CI and report.skipped and on_server:
         report.outcome = "failed"
         report.longrepr = f"skipped on a real server or cluster under CI=true: {report.longrepr}"

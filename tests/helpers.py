@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -13,3 +13,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def all_keys(r: Any, match: str = "*") -> list[str]:
+    """Every key matching ``match``, seen by an admin: a workshop attendee may not SCAN itself."""
+    return sorted(getattr(r, "admin", r).scan_iter(match))

@@ -13,6 +13,8 @@ from patterns.audit import audit, prefix_of
 from patterns.sandbox import free_ports
 from patterns.trace import trace
 
+pytestmark = pytest.mark.not_as_attendee("an attendee may not SCAN: its audit is tested in tests/test_workshop.py")
+
 
 def plant_problems(r):
     Cache(r, "users").get_or_set("1", lambda: {"name": "Ada"})  # fine: has a TTL

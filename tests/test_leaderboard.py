@@ -14,6 +14,7 @@ from patterns import keys
 from patterns import leaderboard as leaderboard_module
 from patterns.leaderboard import TIE_MAX_SCORE, Entry, Leaderboard, get_top_users, update_score
 from patterns.trace import trace
+from helpers import all_keys
 
 NOW = 1_700_000_000.0  # 2023-11-14, a Tuesday
 
@@ -215,7 +216,7 @@ def test_clear_deletes_every_key_of_the_board(r):
     clock.now += 7 * 86400
     lb.submit("bob", 5)
     assert lb.clear() == 7  # board, details, registry, 2 daily, 2 weekly
-    assert list(r.scan_iter("*")) == []
+    assert all_keys(r) == []
 
 
 def test_keys_share_the_boards_hash_tag_and_namespace(r):
@@ -223,7 +224,7 @@ def test_keys_share_the_boards_hash_tag_and_namespace(r):
     lb = board(r)
     lb.submit("ada", 1)
     assert lb.key == "alice:leaderboard:{game}"
-    assert {k.split("}")[0] for k in r.scan_iter("alice:*")} == {"alice:leaderboard:{game"}
+    assert {k.split("}")[0] for k in all_keys(r, "alice:*")} == {"alice:leaderboard:{game"}
 
 
 def test_concurrent_sums_lose_nothing(r):

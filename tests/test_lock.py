@@ -16,16 +16,17 @@ from patterns.trace import trace
 
 
 def test_mutual_exclusion_keeps_a_read_modify_write_counter_exact(r):
-    r.set("counter", 0)
+    counter = keys.plain(r, "counter")
+    r.set(counter, 0)
     errors = []
 
     def worker():
         for _ in range(25):
             try:
                 with Lock(r, "counter", ttl=5, timeout=10):
-                    value = int(r.get("counter"))
+                    value = int(r.get(counter))
                     time.sleep(0.0005)  # widen the window a lost update would need
-                    r.set("counter", value + 1)
+                    r.set(counter, value + 1)
             except Exception as error:  # pragma: no cover - reported below
                 errors.append(error)
 
@@ -34,7 +35,7 @@ def test_mutual_exclusion_keeps_a_read_modify_write_counter_exact(r):
         t.start()
     for t in threads:
         t.join(60)
-    assert errors == [] and int(r.get("counter")) == 200
+    assert errors == [] and int(r.get(counter)) == 200
 
 
 def test_without_the_lock_the_same_counter_loses_updates(real):

@@ -12,6 +12,7 @@ from patterns import keys
 from patterns.errors import NotSerializable
 from patterns.session import SessionInfo, SessionStore, get_session, is_valid_id, new_session_id, set_session
 from patterns.trace import trace
+from helpers import all_keys
 
 
 class Clock:
@@ -74,7 +75,7 @@ def test_unknown_sessions_are_none(r):
 def test_bad_data_is_refused_before_writing(r, data, error):
     with pytest.raises(error):
         set_session(r, new_session_id(), data)
-    assert list(r.scan_iter("*")) == []
+    assert all_keys(r) == []
 
 
 @pytest.mark.parametrize("ttl", [0, -5, "60"])
@@ -219,9 +220,9 @@ def test_concurrent_updates_of_different_fields_both_survive(r):
 def test_every_key_has_a_ttl_and_shares_its_objects_tag(r):
     store = SessionStore(r)
     sid = store.create("ada")
-    for key in r.scan_iter("*"):
+    for key in all_keys(r):
         assert r.pttl(key) > 0, key
-    assert keys.key(r, "session", sid) == f"session:{{{sid}}}"
+    assert keys.key(r, "session", sid) == keys.plain(r, f"session:{{{sid}}}")
 
 
 @pytest.mark.parametrize(("options", "message"), [

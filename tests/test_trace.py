@@ -11,6 +11,8 @@ import patterns
 from patterns.scripts import LuaScript
 from patterns.trace import parse_packed, trace
 
+pytestmark = pytest.mark.not_as_attendee("the tracer on raw keys; attendees trace in tests/test_workshop.py")
+
 
 def test_each_plain_command_is_one_round_trip(r):
     with trace(r) as t:

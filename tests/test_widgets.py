@@ -85,7 +85,7 @@ def test_rate_limit_dashboard_fires_in_the_background(fake):
 def test_cache_dashboard_runs_traffic_in_the_background(fake):
     dashboard = CacheDashboard(fake, ttl=60, latency_ms=0)
     dashboard.rate_slider.value = 100
-    dashboard.start_traffic(0.3)
+    dashboard.start_traffic(1.0)  # long enough for several requests between chart redraws on a busy machine
     assert dashboard.run_button.disabled
     dashboard.wait()
     assert not dashboard.run_button.disabled and len(dashboard.latencies) > 5
