@@ -6,6 +6,7 @@ Redis). The host's server has a password on its default user, as a workshop serv
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -23,9 +24,9 @@ from patterns.leaderboard import Leaderboard
 from patterns.lock import Lock
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from patterns.ratelimit import TokenBucket
-from patterns.sandbox import LocalServer
+from patterns.sandbox import LocalServer, free_ports, redis_server_binary
 from patterns.session import SessionStore
-from conftest import _started
+from conftest import _started, _unavailable
 from helpers import wait_for
 
 HOST_PASSWORD = "host-secret-for-tests"
@@ -379,3 +380,54 @@ def test_attendee_counts_and_prefixes_are_checked(host):
         workshop.provision(host, 0)
     with pytest.raises(ValueError, match="--prefix"):
         workshop.provision(host, 1, prefix="Bad*")
+
+
+# -- TLS: rediss:// end to end ------------------------------------------------------------------------
+
+def make_certificates(directory) -> dict[str, str]:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl command."""
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+            "-subj", "/CN=workshop test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "1", "-extfile", "san.ext")
+    return {name: str(directory / f"{name}") for name in ("ca.crt", "server.crt", "server.key")}
+
+
+def test_over_tls_the_attendees_urls_are_rediss_and_plain_text_is_refused(server, tmp_path):
+    if shutil.which("openssl") is None:
+        _unavailable("the openssl command (it makes the test certificates) is not installed")
+    files = make_certificates(tmp_path)
+    port = free_ports()[0]
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--tls-cert-file", files["server.crt"], "--tls-key-file", files["server.key"],
+         "--tls-ca-cert-file", files["ca.crt"], "--tls-auth-clients", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        admin_url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={files['ca.crt']}"
+        assert wait_for(lambda: _answers(admin_url))
+        out = tmp_path / "attendees.txt"
+        assert workshop.main(["provision", admin_url, "--attendees", "1", "--out", str(out)]) == 0
+        url = out.read_text().split()[0].split("=", 1)[1]
+        assert url.startswith("rediss://attendee-01:") and f"ssl_ca_certs={files['ca.crt']}" in url
+        r = patterns.connect(url, namespace="attendee-01")
+        assert r.acl_whoami() == "attendee-01" and r.connection_pool.connection_class is redis.SSLConnection
+        r.set(keys.plain(r, "over-tls"), 1, ex=60)
+        with pytest.raises(redis.ConnectionError):  # the same port without TLS: no answer
+            redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1).ping()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
