@@ -33,11 +33,20 @@ class progress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.shown = False
 
-    def __call__(self, n: int) -> None:
+    def __call__(self, n: int, total: int | None = None) -> None:
         if self.enabled:
-            print("\r" + self.template.format(n), end="", file=sys.stderr, flush=True)
+            print("\r" + bar(n, total) + self.template.format(n), end="", file=sys.stderr, flush=True)
             self.shown = True
 
     def done(self) -> None:
         if self.shown:
             print(file=sys.stderr)
+
+
+def bar(n: int, total: int | None, width: int = 30) -> str:
+    """``[#########.....]  60% `` for ``n`` of ``total``; nothing when the total is unknown."""
+    if not total:
+        return ""
+    done = min(n, total) / total
+    filled = int(done * width)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done:4.0%} "

@@ -216,25 +216,31 @@ def status(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 1000) -> Status
 
 
 def teardown(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 500,
-             progress: Callable[[int], None] | None = None) -> tuple[list[str], int]:
+             progress: Callable[[int, int], None] | None = None) -> tuple[list[str], int]:
     """Remove every attendee's keys (SCAN + UNLINK, ``count`` at a time) and then the users.
 
     Users are switched off and disconnected first, so nobody writes while their keys go;
     they are deleted last, so a teardown cut short finds them again and finishes the job.
-    Returns the users removed and the number of keys unlinked.
+    ``progress(removed, total)`` is called after each batch (a first SCAN pass counts the
+    total). Returns the users removed and the number of keys unlinked.
     """
     users = list(find_attendees(r, prefix))
     for name in users:
         r.execute_command("ACL", "SETUSER", name, "off")  # no new logins...
         r.client_kill_filter(user=name)  # ...and none of the open connections
     owners = set(users)
+
+    def theirs(names: list[str]) -> list[str]:
+        return [name for name in names if name.split(":", 1)[0] in owners]
+
+    total = sum(len(theirs(names)) for names in _attendee_key_batches(r, prefix, count)) if progress else 0
     removed = 0
     for names in _attendee_key_batches(r, prefix, count):
-        theirs = [name for name in names if name.split(":", 1)[0] in owners]
-        if theirs:
-            removed += r.unlink(*theirs)
+        batch = theirs(names)
+        if batch:
+            removed += r.unlink(*batch)
         if progress:
-            progress(removed)
+            progress(removed, total)
     for name in users:
         r.acl_deluser(name)
     return users, removed

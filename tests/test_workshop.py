@@ -302,9 +302,9 @@ def test_teardown_removes_every_attendee_key_and_user_and_nothing_else(host, adm
     host.set("attendee-07:not-a-user-of-ours", 1)  # no such attendee: not ours to delete
     host.acl_setuser("attendee-99", enabled=True, nopass=True, keys=["~*"], commands=["+get"])  # not our rules
     seen = []
-    users, removed = workshop.teardown(host, count=100, progress=seen.append)
+    users, removed = workshop.teardown(host, count=100, progress=lambda n, total: seen.append((n, total)))
     assert users == ["attendee-01", "attendee-02", "attendee-03"]
-    assert removed >= 3 * 402 and seen and seen[-1] == removed and len(seen) > 3
+    assert removed >= 3 * 402 and len(seen) > 3 and seen[-1] == (removed, removed)
     assert sorted(host.scan_iter()) == ["attendee-07:not-a-user-of-ours", "the-hosts-own-key"]
     assert sorted(host.acl_users()) == ["attendee-99", "default"]
     with pytest.raises(redis.ConnectionError):  # an attendee still connected was disconnected
@@ -339,10 +339,11 @@ def test_the_command_line_provisions_reports_and_tears_down(host, admin_url, tmp
 
 def test_the_teardown_progress_line_shows_on_a_terminal(capsys):
     show = workshop._cli.progress("unlinked {:,} keys…", enabled=True)
-    show(500)
-    show(1000)
+    show(500, 1000)
+    show(1000, 1000)
     show.done()
-    assert capsys.readouterr().err == "\runlinked 500 keys…\runlinked 1,000 keys…\n"
+    assert capsys.readouterr().err == (f"\r[{'#' * 15}{'.' * 15}]  50% unlinked 500 keys…"
+                                       f"\r[{'#' * 30}] 100% unlinked 1,000 keys…\n")
 
 
 @pytest.mark.parametrize(("url", "message"), [
