@@ -165,6 +165,10 @@ def load(attendees: int, rounds: int) -> None:
           f"{statistics.mean(memory_each) / 1024:,.1f} KB by MEMORY USAGE (max {max(memory_each) / 1024:,.1f} KB); "
           f"server used_memory grew {(used - baseline) / attendees / 1024:,.1f} KB per attendee "
           "(keys, scripts, connection buffers)")
+    table = status.table().splitlines()
+    print()
+    print("what `python -m patterns.workshop status` showed after the run:")
+    print("\n".join(table[:4] + ["..."] + table[-1:]))
 
 
 def notebook_memory(paths: list[Path]) -> None:
