@@ -173,7 +173,7 @@ def load(attendees: int, rounds: int) -> None:
 
 def notebook_memory(paths: list[Path]) -> None:
     import nbformat
-    from nbclient import NotebookClient
+    from run_notebooks import execute  # scripts/run_notebooks.py: what `make notebooks` runs them with
 
     print()
     print(f"{'notebook, run by one attendee':34} {'peak above empty':>17} {'keys left':>10} {'bytes left':>11}")
@@ -182,19 +182,8 @@ def notebook_memory(paths: list[Path]) -> None:
             host = workshop.admin_client(server.url)
             (a,) = workshop.provision(host, 1)
             baseline = host.info("memory")["used_memory"]
-            env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
-            env |= {"REDIS_URL": workshop.attendee_url(server.url, a.name, a.password), "WORKBOOK_NAMESPACE": a.name}
-            nb = nbformat.read(path, as_version=4)
-            client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                                    resources={"metadata": {"path": str(path.parent)}})
-            previous = dict(os.environ)
-            os.environ.clear()
-            os.environ.update(env)
-            try:
-                client.execute()
-            finally:
-                os.environ.clear()
-                os.environ.update(previous)
+            url = workshop.attendee_url(server.url, a.name, a.password)
+            execute(nbformat.read(path, as_version=4), path, REDIS_URL=url, WORKBOOK_NAMESPACE=a.name)
             peak = host.info("memory")["used_memory_peak"] - baseline
             (row,) = workshop.status(host).attendees
         print(f"{path.stem:34} {peak / 1024 / 1024:>14.2f} MB {row.keys:>10,} {row.memory:>11,}")
@@ -212,5 +201,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "scripts"))
     main()

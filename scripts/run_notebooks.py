@@ -31,10 +31,10 @@ def clean(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("scrolled", None)
 
 
-def run(path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
-    env["PYTHONHASHSEED"] = "0"
+def execute(nb: nbformat.NotebookNode, path: Path, **env: str) -> None:
+    """Run ``nb`` (read from ``path``) in a fresh kernel, without REDIS_URL/WORKBOOK_NAMESPACE unless given."""
+    kernel_env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
+    kernel_env.update(env)
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
@@ -45,12 +45,17 @@ def run(path: Path) -> None:
     # The kernel inherits this process environment: swap it for the run.
     previous = dict(os.environ)
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(kernel_env)
     try:
         client.execute()
     finally:
         os.environ.clear()
         os.environ.update(previous)
+
+
+def run(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    execute(nb, path, PYTHONHASHSEED="0")
     clean(nb)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     nbformat.write(nb, path)
