@@ -13,19 +13,25 @@ import re
 from typing import Any
 
 _ATTRIBUTE = "_workbook_namespace"
-_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAMESPACE_MAX = 128
 
 
 def validate_namespace(namespace: str) -> str:
     """Return ``namespace`` if it is safe to use as a key prefix, else raise ValueError.
 
-    Braces are refused because they would move the cluster hash tag; ``:`` and ``*``
-    are refused because a workshop's ACL key pattern is ``<namespace>:*``.
+    A namespace is one or more ``:``-separated segments of letters, digits, ``_``, ``.``
+    and ``-`` (128 characters in all). Braces are refused because they would move the
+    cluster hash tag, and ``*`` because a workshop's ACL key pattern is
+    ``<first segment>:*``: a nested namespace such as ``attendee-01:proof`` therefore stays
+    inside attendee ``attendee-01``'s keys.
     """
-    if not isinstance(namespace, str) or not _NAMESPACE_RE.match(namespace):
+    if (not isinstance(namespace, str) or len(namespace) > _NAMESPACE_MAX
+            or not all(_SEGMENT_RE.fullmatch(segment) for segment in namespace.split(":"))):
         raise ValueError(
             f"namespace {namespace!r} is not usable: use 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit (for example 'alice' or 'team-3')"
+            "starting with a letter or digit (for example 'alice' or 'team-3'), or several such "
+            "parts joined by ':' (for example 'alice:proof'), at most 128 characters in all"
         )
     return namespace
 

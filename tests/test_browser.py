@@ -110,6 +110,9 @@ def _menu(page, menu: str, command: str) -> None:
 
 def _run_all(page) -> None:
     """Clear every output, run all cells, and wait until every code cell has run."""
+    # Focus the notebook first, as a person clicking into it would: with JupyterLab 4.6.6 the Run
+    # menu acts only on a focused notebook, and without focus "Run All Cells" runs nothing.
+    page.locator(".jp-Notebook .jp-Cell").first.click()
     _menu(page, "Edit", "editmenu:clear-all")
     _menu(page, "Run", "runmenu:run-all")
     deadline = time.monotonic() + RUN_TIMEOUT

@@ -33,10 +33,22 @@ def test_clearing_the_namespace_restores_plain_keys(client):
     assert keys.pattern(client) == "*"
 
 
-@pytest.mark.parametrize("bad", ["", "a{b}", "a:b", "a*", "-lead", "x" * 65, "sp ace"])
+@pytest.mark.parametrize("bad", ["", "a{b}", "a*", "-lead", "x" * 65, "sp ace", "alice\n",
+                                 "a:", ":a", "a::b", "a:{b}", "a:*", "a:-lead", ":".join(["x" * 64] * 2) + ":y"])
 def test_unsafe_namespaces_are_refused_with_the_rule(bad):
     with pytest.raises(ValueError, match="letters, digits"):
         keys.validate_namespace(bad)
+
+
+@pytest.mark.parametrize("nested", ["alice:proof", "attendee-01:proof:2", ":".join(["x" * 64, "y" * 63])])
+def test_a_nested_namespace_stays_inside_its_first_segment(client, nested):
+    # A workshop attendee's ACL allows keys "<attendee>:*": a namespace "<attendee>:<more>" stays inside it.
+    assert keys.validate_namespace(nested) == nested
+    keys.set_namespace(client, nested)
+    first = nested.split(":", 1)[0]
+    assert keys.key(client, "cache", "menu").startswith(f"{first}:")
+    assert keys.plain(client, "user:1") == f"{nested}:user:1"
+    assert keys.channel(client, "events").startswith(f"{first}:")
 
 
 def test_empty_name_is_refused(client):

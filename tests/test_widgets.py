@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
+import redis
 from redis.cluster import key_slot
 
+from patterns import keys
 from patterns.widgets.audit import AuditExplorer
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
@@ -160,3 +162,28 @@ def test_audit_explorer_runs_the_audit_on_its_pattern(fake):
     explorer.match.value = "*"
     explorer.run_button.click()
     assert not explorer.report.clean and "legacy" in explorer.output.value
+
+
+def test_audit_explorer_matches_inside_the_clients_namespace(fake):
+    keys.set_namespace(fake, "alice")
+    fake.set("alice:proof:1", "x", ex=60)
+    fake.set("alice:legacy:1", "no ttl")
+    fake.set("bob:legacy:1", "no ttl")  # another attendee's key: never audited, never shown
+    explorer = AuditExplorer(fake, match="proof:*")
+    explorer.run_button.click()
+    assert explorer.report.scanned == 1 and explorer.report.clean
+    explorer.match.value = "*"
+    explorer.run_button.click()
+    assert explorer.report.scanned == 2 and "alice:legacy" in explorer.output.value
+    assert "bob" not in explorer.output.value
+
+
+def test_audit_explorer_shows_why_the_keys_could_not_be_listed(fake, monkeypatch):
+    def no_scan(*args, **kwargs):
+        raise redis.exceptions.NoPermissionError("User alice has no permissions to run the 'scan' command")
+
+    monkeypatch.setattr(fake, "scan_iter", no_scan)
+    explorer = AuditExplorer(fake)
+    explorer.run_button.click()
+    assert explorer.report.refused and not explorer.report.clean
+    assert "may not run SCAN" in explorer.output.value and "--allow-scan" in explorer.output.value
