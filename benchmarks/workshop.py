@@ -74,8 +74,10 @@ def one_round(r, tools: dict, i: int, timings: dict[str, list[float]]) -> None:
     timed("lock acquire+release", lock_cycle)
 
 
-def attendee(url: str, namespace: str, rounds: int, start, results) -> None:
-    """One attendee's process: connect as the attendee, wait for the others, run the rounds."""
+def attendee(url: str, namespace: str, rounds: int, start, results, leave) -> None:
+    """One attendee's process: connect as the attendee, wait for the others, run the rounds.
+
+    It stays connected until ``leave`` is set, so the host's status shows the room as it was."""
     r = patterns.connect(url, namespace=namespace)
     tools = {
         "cache": Cache(r, "products", ttl=300),
@@ -91,6 +93,7 @@ def attendee(url: str, namespace: str, rounds: int, start, results) -> None:
     for i in range(rounds):
         one_round(r, tools, i, timings)
     results.put(timings)
+    leave.wait(60)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -117,10 +120,10 @@ def load(attendees: int, rounds: int) -> None:
         host = workshop.admin_client(server.url)
         made = workshop.provision(host, attendees)
         baseline = host.info("memory")["used_memory"]
-        start = multiprocessing.Event()
+        start, leave = multiprocessing.Event(), multiprocessing.Event()
         results: multiprocessing.Queue = multiprocessing.Queue()
         processes = [multiprocessing.Process(target=attendee, args=(
-            workshop.attendee_url(server.url, a.name, a.password), a.name, rounds, start, results)) for a in made]
+            workshop.attendee_url(server.url, a.name, a.password), a.name, rounds, start, results, leave)) for a in made]
         for process in processes:
             process.start()
         time.sleep(2)  # every attendee connected and its objects built (consumer groups, scripts)
@@ -133,13 +136,14 @@ def load(attendees: int, rounds: int) -> None:
                 timings.setdefault(name, []).extend(values)
         elapsed = time.perf_counter() - started
         cpu = (cpu_seconds(host) - cpu_before) / elapsed
-        for process in processes:
-            process.join(30)
         calls = {k.split("_", 1)[1]: v["calls"] for k, v in host.info("commandstats").items()}
         latencies = server_latencies(host)
         status = workshop.status(host)
         used = host.info("memory")["used_memory"]
         version = workshop.server_version(host)
+        leave.set()
+        for process in processes:
+            process.join(30)
 
     operations = sum(len(v) for v in timings.values())
     print(f"{attendees} attendees x {rounds} rounds, one process each, all at once; Redis {version}, "
@@ -177,6 +181,7 @@ def notebook_memory(paths: list[Path]) -> None:
 
     print()
     print(f"{'notebook, run by one attendee':34} {'peak above empty':>17} {'keys left':>10} {'bytes left':>11}")
+    peaks, left_keys, left_bytes = [], 0, 0
     for path in paths:
         with LocalServer() as server:
             host = workshop.admin_client(server.url)
@@ -187,6 +192,10 @@ def notebook_memory(paths: list[Path]) -> None:
             peak = host.info("memory")["used_memory_peak"] - baseline
             (row,) = workshop.status(host).attendees
         print(f"{path.stem:34} {peak / 1024 / 1024:>14.2f} MB {row.keys:>10,} {row.memory:>11,}")
+        peaks.append(peak)
+        left_keys, left_bytes = left_keys + row.keys, left_bytes + row.memory
+    print(f"{'all of them (largest peak, sums)':34} {max(peaks) / 1024 / 1024:>14.2f} MB {left_keys:>10,} "
+          f"{left_bytes:>11,}")
 
 
 def main() -> None:
