@@ -176,21 +176,25 @@ def provision(
         raise ValueError(f"--attendees must be between 1 and 999, got {attendees}")
     _check_prefix(prefix)
     known = known or {}
-    existing = set(r.acl_users())
-    width = max(2, len(str(attendees)))
+    existing, ours = set(r.acl_users()), find_attendees(r, prefix)
+    names = [f"{prefix}-{number:02d}" for number in range(1, attendees + 1)]  # 01..99, then 100..999
+    strangers = [name for name in names if name in existing and name not in ours]
+    if strangers:
+        raise PatternError(f"user {strangers[0]!r} already exists and is not a workshop attendee (its key pattern "
+                           f"is not ~{strangers[0]}:*); leave it alone and choose another --prefix")
     made = []
-    for number in range(1, attendees + 1):
-        name = f"{prefix}-{number:0{width}d}"
+    for name in names:
         password = known.get(name)
         is_new = name not in existing
         if not is_new and (reissue or (password and not _has_password(r, name, password))):
             password = secrets.token_urlsafe(PASSWORD_BYTES) if reissue else None
         if is_new and password is None:
             password = secrets.token_urlsafe(PASSWORD_BYTES)
+        rules = attendee_rules(name, allow_scan=allow_scan)
         if is_new or reissue:
-            r.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *attendee_rules(name, allow_scan=allow_scan))
+            r.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *rules)
         else:  # keep its password; re-apply the rules in case they drifted
-            r.execute_command("ACL", "SETUSER", name, *attendee_rules(name, allow_scan=allow_scan))
+            r.execute_command("ACL", "SETUSER", name, *rules)
         made.append(Attendee(name, password, created=is_new))
     return made
 

@@ -251,6 +251,20 @@ def test_provision_again_keeps_existing_users_and_their_passwords(host, admin_ur
     patterns.connect(workshop.attendee_url(admin_url, first[0].name, first[0].password)).ping()
 
 
+def test_provision_never_takes_over_a_user_it_did_not_make(host):
+    host.acl_setuser("attendee-02", enabled=True, passwords=["+the-hosts-own"], keys=["~*"], commands=["+@all"])
+    with pytest.raises(PatternError, match="'attendee-02' already exists and is not a workshop attendee"):
+        workshop.provision(host, 3)
+    assert host.acl_getuser("attendee-02")["keys"] in (["~*"], "~*")  # untouched
+    assert "attendee-01" not in host.acl_users()  # refused before making anyone
+
+
+def test_names_keep_two_digits_as_the_room_grows_past_99(host):
+    assert [a.name for a in workshop.provision(host, 2)] == ["attendee-01", "attendee-02"]
+    grown = workshop.provision(host, 100)
+    assert grown[0].name == "attendee-01" and not grown[0].created and grown[99].name == "attendee-100"
+
+
 def test_reissue_gives_new_passwords_and_the_old_ones_stop_working(host, admin_url):
     first = workshop.provision(host, 1)
     new = workshop.provision(host, 1, reissue=True)
