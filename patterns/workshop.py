@@ -272,8 +272,17 @@ def read_known(path: Path) -> dict[str, str]:
 
 
 def _attendee_key_batches(r: Any, prefix: str, count: int) -> Iterable[list[str]]:
+    """The keys under ``<prefix>-*``, ``count`` at a time, each once.
+
+    SCAN may return a key twice (when the server resizes its table mid-walk), so names
+    already seen are dropped: a count or a memory total must not include a key twice.
+    """
+    seen: set[str] = set()
     batch: list[str] = []
     for name in r.scan_iter(match=f"{prefix}-*", count=count):
+        if name in seen:
+            continue
+        seen.add(name)
         batch.append(name)
         if len(batch) >= count:
             yield batch
