@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import redis
 
@@ -139,7 +139,6 @@ def audit(
     types: dict[str, Counter] = defaultdict(Counter)
     encodings: dict[str, Counter] = defaultdict(Counter)
     real = not is_fake(r)
-    batch: list[str] = []
 
     def inspect(names: list[str]) -> None:
         pipe = r.pipeline(transaction=False)
@@ -184,12 +183,7 @@ def audit(
             progress(report.scanned)
 
     try:
-        for name in r.scan_iter(match=keys.plain(r, match), count=count):
-            batch.append(name)
-            if len(batch) >= count:
-                inspect(batch)
-                batch = []
-        if batch:
+        for batch in scan_batches(r, keys.plain(r, match), count):
             inspect(batch)
     except redis.exceptions.NoPermissionError as error:
         report.refused = (f"this Redis user may not run {_refused_command(error)}, so the keys cannot be listed "
@@ -205,6 +199,28 @@ def audit(
     _server_facts(r, report)
     _judge(report, max_value_bytes)
     return report
+
+
+def scan_batches(r: Any, match: str, count: int, *, once: bool = False) -> Iterator[list[str]]:
+    """The key names matching ``match``, SCAN ``count`` at a time, in lists of ``count``.
+
+    SCAN may return a key twice (when the server resizes its table mid-walk); ``once``
+    drops repeats, at the cost of remembering every name seen, for callers that total
+    per key (the workshop's status and teardown).
+    """
+    seen: set[str] = set()
+    batch: list[str] = []
+    for name in r.scan_iter(match=match, count=count):
+        if once:
+            if name in seen:
+                continue
+            seen.add(name)
+        batch.append(name)
+        if len(batch) >= count:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _refused_command(error: Exception) -> str:

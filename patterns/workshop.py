@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from . import _cli
+from .audit import scan_batches
 from .connection import connect, is_cluster, is_fake, mask_password, server_version
 from .errors import PatternError
 
@@ -272,23 +273,8 @@ def read_known(path: Path) -> dict[str, str]:
 
 
 def _attendee_key_batches(r: Any, prefix: str, count: int) -> Iterable[list[str]]:
-    """The keys under ``<prefix>-*``, ``count`` at a time, each once.
-
-    SCAN may return a key twice (when the server resizes its table mid-walk), so names
-    already seen are dropped: a count or a memory total must not include a key twice.
-    """
-    seen: set[str] = set()
-    batch: list[str] = []
-    for name in r.scan_iter(match=f"{prefix}-*", count=count):
-        if name in seen:
-            continue
-        seen.add(name)
-        batch.append(name)
-        if len(batch) >= count:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    """The keys under ``<prefix>-*``, ``count`` at a time, each once (a total must not count a key twice)."""
+    return scan_batches(r, f"{prefix}-*", count, once=True)
 
 
 def _owner(key: str, rows: dict[str, AttendeeStatus]) -> AttendeeStatus | None:

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from patterns import Cache
-from patterns.audit import audit, prefix_of
+from patterns.audit import audit, prefix_of, scan_batches
 from patterns.sandbox import free_ports
 from patterns.trace import trace
 
@@ -136,3 +136,15 @@ def test_the_cli_gives_one_line_for_a_bad_or_unreachable_url(args, message):
 def test_the_cli_needs_a_url():
     result = run_cli(env={k: v for k, v in os.environ.items() if k != "REDIS_URL"})
     assert result.returncode == 2 and "set REDIS_URL" in result.stderr
+
+
+class _RepeatingScan:
+    """A client whose SCAN returns a key twice, as a real one may while its table is resized."""
+
+    def scan_iter(self, match, count):
+        yield from ["a", "b", "a", "c", "b"]
+
+
+def test_scan_batches_keeps_count_and_drops_repeats_only_when_asked():
+    assert list(scan_batches(_RepeatingScan(), "*", 2)) == [["a", "b"], ["a", "c"], ["b"]]
+    assert list(scan_batches(_RepeatingScan(), "*", 2, once=True)) == [["a", "b"], ["c"]]
