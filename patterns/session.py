@@ -9,19 +9,23 @@ that slides on use but never past an absolute lifetime, field-level updates that
 never lose a concurrent update to another field, rotation (on login or privilege
 change, against session fixation), and "log out everywhere" through a per-user index.
 
+Every deadline is set and checked on the server's clock (``TIME``, inside the scripts), so
+app servers whose clocks disagree still agree on when a session ends.
+
 On a cluster a session and its user's index live in different slots, so the calls
-that touch both take ordered steps, each order chosen to fail safe (see each method).
+that touch both take ordered steps: the session is written first and indexed second,
+so any session whose ``create()`` has returned is in the index, and "log out everywhere"
+finds it. Each order is chosen to fail safe (see each method).
 """
 from __future__ import annotations
 
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import keys
+from . import keys, validate
 from .cache import encode
 from .scripts import load_script
 
@@ -29,6 +33,7 @@ _WRITE = load_script("session_write")
 _TOUCH = load_script("session_touch")
 _TAKE = load_script("session_take")
 _INDEX = load_script("session_index")
+_INFO = load_script("session_info")
 
 ID_BYTES = 32  # 256 random bits; OWASP asks for at least 64 bits of entropy
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -58,10 +63,9 @@ def _session_key(r: Any, session_id: str) -> str:
     return keys.key(r, "session", session_id)
 
 
-def _check_ttl(ttl: Any, name: str) -> float:
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {ttl!r}")
-    return float(ttl)
+def _check_user(user_id: Any, name: str = "user_id") -> str:
+    """A user id is a non-empty str (it names the user's index key)."""
+    return validate.text(user_id, name)
 
 
 def _encode_fields(data: Any) -> list[str]:
@@ -88,7 +92,8 @@ def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None
     """The seed's setSession, atomic: the data and its TTL are written in one step."""
     if not is_valid_id(session_id):
         raise ValueError("session_id must be 16-128 characters of A-Z, a-z, 0-9, '_' or '-' (see new_session_id())")
-    _WRITE(r, [_session_key(r, session_id)], [int(_check_ttl(ttl, "ttl") * 1000), *_encode_fields(data)])
+    ttl_ms = int(validate.seconds(ttl, "ttl") * 1000)
+    _WRITE(r, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", *_encode_fields(data)])
 
 
 def get_session(r: Any, session_id: str) -> dict | None:
@@ -117,43 +122,48 @@ class SessionStore:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.r = r
-        self.idle_ttl = _check_ttl(idle_ttl, "idle_ttl")
-        self.absolute_ttl = _check_ttl(absolute_ttl, "absolute_ttl")
+        self.idle_ttl = validate.seconds(idle_ttl, "idle_ttl")
+        self.absolute_ttl = validate.seconds(absolute_ttl, "absolute_ttl")
         if self.idle_ttl > self.absolute_ttl:
             raise ValueError(f"idle_ttl ({idle_ttl} s) cannot be longer than absolute_ttl ({absolute_ttl} s)")
-        if max_per_user is not None and (not isinstance(max_per_user, int) or max_per_user < 1):
-            raise ValueError(f"max_per_user must be a whole number of at least 1, or None, got {max_per_user!r}")
+        if max_per_user is not None:
+            validate.whole(max_per_user, "max_per_user")
         self.max_per_user = max_per_user
+        if clock is not None:
+            validate.function(clock, "clock", "nothing (it returns seconds)")
         self.clock = clock
 
     def _now_ms(self) -> float:
-        return (self.clock() if self.clock else time.time()) * 1000
+        """The injected clock in ms, or -1: the scripts then read the server's clock."""
+        return -1 if self.clock is None else self.clock() * 1000
 
     def _index_key(self, user_id: str) -> str:
         return keys.key(self.r, "session:user", user_id)
 
-    def _index(self, user_id: str, add: str = "", deadline_ms: float = 0, remove: str = "") -> list[str]:
-        now = -1 if self.clock is None else self._now_ms()
-        return _INDEX(self.r, [self._index_key(user_id)], [now, add, deadline_ms, remove, self.max_per_user or 0])
+    def _index(self, user_id: str, add: str = "", deadline_ms: str = "0", remove: str = "") -> list[str]:
+        return _INDEX(self.r, [self._index_key(user_id)],
+                      [self._now_ms(), add, deadline_ms, remove, self.max_per_user or 0])
 
-    def _write(self, session_id: str, user_id: str, deadline_ms: float, data_fields: list[str]) -> None:
-        ttl_ms = max(1, min(self.idle_ttl * 1000, deadline_ms - self._now_ms()))
-        fields = ["__user__", user_id, "__absolute__", repr(deadline_ms), *data_fields]
-        _WRITE(self.r, [_session_key(self.r, session_id)], [int(ttl_ms), *fields])
+    def _write(self, session_id: str, user_id: str, data_fields: list[str], keep_deadline: str = "") -> str | None:
+        """Write a store session; returns its deadline (ms, as text), or None when ``keep_deadline`` has passed."""
+        return _WRITE(self.r, [_session_key(self.r, session_id)],
+                      [self._now_ms(), int(self.idle_ttl * 1000), int(self.absolute_ttl * 1000), keep_deadline,
+                       user_id, *data_fields])
 
     def create(self, user_id: str, data: dict | None = None) -> str:
         """Start a session for ``user_id``; returns its new id.
 
-        Steps, in this order: the id goes into the user's index, then the session is
-        written. A crash in between leaves an index entry without a session (harmless),
-        never a session that "log out everywhere" cannot find.
+        Steps, in this order: the session is written (its deadline set by the server's
+        clock), then its id goes into the user's index. So every session whose create()
+        has returned is in the index, and a "log out everywhere" that starts afterwards
+        ends it. A crash in between leaves a session in no index, but its id was never
+        handed to anyone (create() did not return it), and it expires by itself.
         """
-        keys.key(self.r, "session:user", user_id)  # a non-empty str, like every key name
+        _check_user(user_id)
         fields = _encode_fields(data or {})
         session_id = new_session_id()
-        deadline = self._now_ms() + self.absolute_ttl * 1000
+        deadline = self._write(session_id, user_id, fields)
         evicted = self._index(user_id, add=session_id, deadline_ms=deadline)
-        self._write(session_id, user_id, deadline, fields)
         if evicted:  # over the cap: the oldest sessions end
             self._delete_sessions(evicted)
         return session_id
@@ -190,14 +200,11 @@ class SessionStore:
         """Owner and time left, without sliding the session (one round trip), or None."""
         if not is_valid_id(session_id):
             return None
-        key = _session_key(self.r, session_id)
-        pipe = self.r.pipeline(transaction=True)
-        pipe.pttl(key)
-        pipe.hmget(key, "__user__", "__absolute__")
-        ttl_ms, (user_id, deadline) = pipe.execute()
-        if user_id is None or ttl_ms < 0:
+        found = _INFO(self.r, [_session_key(self.r, session_id)], [self._now_ms()])
+        if not found:
             return None
-        return SessionInfo(user_id, ttl_ms / 1000, max(0.0, (float(deadline) - self._now_ms()) / 1000))
+        ttl_ms, user_id, left_ms = found
+        return SessionInfo(user_id, int(ttl_ms) / 1000, float(left_ms) / 1000)
 
     def rotate(self, session_id: str, user_id: str | None = None) -> str | None:
         """Give the session a new id and end the old one; None if unknown.
@@ -206,37 +213,43 @@ class SessionStore:
         their index) and on any privilege change, so an id an attacker planted or saw
         before is worthless afterwards (session fixation).
 
-        Steps: take the old session (read and delete in one step), index the new id,
-        write the new session. A crash after the first step logs the user out; it never
-        leaves the old id valid. The absolute deadline carries over: rotating does not
-        extend a session's life.
+        A session written by ``set_session()`` has no owner: rotating it needs the
+        ``user_id`` it now belongs to (the login), and its absolute lifetime starts then;
+        without one, ValueError is raised and the session is left as it was.
+
+        Every argument is checked before the first write. Steps: take the old session
+        (read and delete in one step), write the new session, index the new id. A crash
+        after the first step logs the user out; it never leaves the old id valid. A store
+        session's absolute deadline carries over: rotating does not extend its life.
         """
+        if user_id is not None:
+            _check_user(user_id)
         if not is_valid_id(session_id):
             return None
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)])
+        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [int(user_id is None)])
+        if taken == -1:
+            raise ValueError("this session has no owner (it was written by set_session()): pass user_id= "
+                             "to rotate it into a session of that user, as a login does")
         if not taken:
             return None
         pairs = dict(zip(taken[::2], taken[1::2]))
-        owner, deadline = pairs.pop("__user__"), float(pairs.pop("__absolute__"))
+        owner, deadline = pairs.pop("__user__", None), pairs.pop("__absolute__", "")
         new_owner = owner if user_id is None else user_id
-        if deadline <= self._now_ms():
-            self._index(owner, remove=session_id)
-            return None
         new_id = new_session_id()
-        if new_owner != owner:
-            keys.key(self.r, "session:user", new_owner)  # a valid key name
-            self._index(owner, remove=session_id)
-            self._index(new_owner, add=new_id, deadline_ms=deadline)
-        else:
-            self._index(owner, add=new_id, deadline_ms=deadline, remove=session_id)
-        self._write(new_id, new_owner, deadline, [x for pair in pairs.items() for x in pair])
+        written = self._write(new_id, new_owner, [x for pair in pairs.items() for x in pair],
+                              keep_deadline=deadline if owner is not None else "")
+        if owner is not None and (written is None or owner != new_owner):
+            self._index(owner, remove=session_id)  # it leaves its old owner's index
+        if written is None:  # its absolute deadline had passed: the session is over
+            return None
+        self._index(new_owner, add=new_id, deadline_ms=written, remove=session_id if owner == new_owner else "")
         return new_id
 
     def destroy(self, session_id: str) -> bool:
         """End one session (log out); True if it existed."""
         if not is_valid_id(session_id):
             return False
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)])
+        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [0])
         if not taken:
             return False
         user_id = dict(zip(taken[::2], taken[1::2])).get("__user__")
@@ -246,7 +259,7 @@ class SessionStore:
 
     def sessions_of(self, user_id: str) -> list[str]:
         """The ids of the user's live sessions, oldest first."""
-        self._index(user_id)  # drops ids past their deadline
+        self._index(_check_user(user_id))  # drops ids past their deadline
         session_ids = self.r.zrange(self._index_key(user_id), 0, -1)
         pipe = self.r.pipeline(transaction=False)
         for sid in session_ids:
@@ -256,10 +269,12 @@ class SessionStore:
     def destroy_all(self, user_id: str) -> int:
         """Log out everywhere: end every session of ``user_id``; returns how many were live.
 
-        Only the ids read are removed from the index: a login racing with this call keeps
-        its entry, so a later "log out everywhere" still finds it.
+        Every session whose create() or rotate() returned before this call started is
+        ended: it was written before it was indexed. Only the ids read are removed from the
+        index, so a login racing with this call keeps its entry, and a later "log out
+        everywhere" still finds it.
         """
-        index = self._index_key(user_id)
+        index = self._index_key(_check_user(user_id))
         session_ids = self.r.zrange(index, 0, -1)
         if not session_ids:
             return 0

@@ -1,6 +1,7 @@
 """Sessions: atomic TTLs, JSON types, sliding and absolute expiry, rotation, revocation."""
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -12,7 +13,7 @@ from patterns import keys
 from patterns.errors import NotSerializable
 from patterns.session import SessionInfo, SessionStore, get_session, is_valid_id, new_session_id, set_session
 from patterns.trace import trace
-from helpers import all_keys
+from helpers import all_keys, before_round_trip, round_trips_of
 
 
 class Clock:
@@ -78,9 +79,9 @@ def test_bad_data_is_refused_before_writing(r, data, error):
     assert all_keys(r) == []
 
 
-@pytest.mark.parametrize("ttl", [0, -5, "60"])
-def test_bad_ttls_are_refused(r, ttl):
-    with pytest.raises(ValueError, match="ttl must be a positive number"):
+@pytest.mark.parametrize(("ttl", "error"), [(0, ValueError), (-5, ValueError), ("60", TypeError)])
+def test_bad_ttls_are_refused(r, ttl, error):
+    with pytest.raises(error, match="ttl must be a (positive )?number"):
         set_session(r, new_session_id(), {}, ttl=ttl)
 
 
@@ -264,3 +265,168 @@ def test_info_tells_owner_and_time_left_without_sliding(r):
     assert isinstance(found, SessionInfo) and found.user_id == "ada"
     assert found.absolute_left == pytest.approx(2600) and 0 < found.idle_left <= 600
     assert store.info(new_session_id()) is None and store.info("*") is None
+
+
+# -- hardening: log out everywhere under any interleaving ------------------------------------------
+
+
+def live_sessions_of(r, store, user_id):
+    """Every session key of ``user_id`` that is still alive, found by SCAN (not by the index)."""
+    found = []
+    for key in all_keys(r, keys.plain(r, "session:{*")):
+        if getattr(r, "admin", r).hget(key, "__user__") == user_id:
+            found.append(key)
+    return found
+
+
+@pytest.mark.parametrize("operation", ["create", "rotate"])
+def test_log_out_everywhere_misses_no_session_at_any_step_of_a_create_or_rotate(r, operation):
+    # destroy_all() runs between each pair of steps of create()/rotate(); a destroy_all() that
+    # starts after the operation returned must then leave nothing alive.
+    store = SessionStore(r)
+    if operation == "create":
+        run = lambda: store.create("ada", {"n": 1})  # noqa: E731
+    else:
+        run = lambda: store.rotate(store.create("ada", {"n": 1}))  # noqa: E731
+    points = round_trips_of(r, run) + 1
+    for point in range(1, points + 1):
+        with before_round_trip(point, lambda: store.destroy_all("ada")):
+            sid = run()
+        store.destroy_all("ada")
+        assert store.get(sid) is None, f"alive after log out everywhere (destroy_all before round trip {point})"
+        assert live_sessions_of(r, store, "ada") == []
+
+
+def test_log_out_everywhere_leaves_nothing_alive_under_threads(r):
+    store = SessionStore(r)
+    created, stop = [], threading.Event()
+    lock = threading.Lock()
+
+    def creator():
+        for _ in range(60):
+            sid = store.create("ada")
+            with lock:
+                created.append(sid)
+
+    def destroyer():
+        while not stop.is_set():
+            store.destroy_all("ada")
+
+    creators = [threading.Thread(target=creator) for _ in range(4)]
+    looping = threading.Thread(target=destroyer)
+    looping.start()
+    for t in creators:
+        t.start()
+    for t in creators:
+        t.join(60)
+    stop.set()
+    looping.join(60)
+    store.destroy_all("ada")  # every create has returned: this one must end them all
+    assert len(created) == 240
+    assert [sid for sid in created if store.get(sid) is not None] == []
+    assert live_sessions_of(r, store, "ada") == []
+
+
+# -- hardening: every deadline on the server's clock -------------------------------------------------
+
+
+@pytest.fixture
+def skewed_clock(monkeypatch):
+    """Make this app server's clock run ``offset`` seconds off (time.time only, as NTP drift would)."""
+    real = time.time
+
+    def skew(offset: float) -> None:
+        monkeypatch.setattr(time, "time", lambda: real() + offset)
+
+    return skew
+
+
+def server_ms(r) -> float:
+    seconds, micros = r.time()
+    return seconds * 1000 + micros / 1000
+
+
+@pytest.mark.parametrize("offset", [10.0, -5.0])
+def test_the_absolute_deadline_comes_from_the_servers_clock(r, skewed_clock, offset):
+    store = SessionStore(r, idle_ttl=2, absolute_ttl=2)
+    skewed_clock(offset)
+    sid = store.create("ada")
+    assert store.get(sid) == {}  # a slow app clock must not create a session already dead
+    deadline = float(r.hget(session_key(r, sid), "__absolute__"))
+    assert 0 < deadline - server_ms(r) <= 2000
+    found = store.info(sid)
+    assert found is not None and 0 < found.absolute_left <= 2
+    rotated = store.rotate(sid, user_id="bob")
+    assert float(r.hget(session_key(r, rotated), "__absolute__")) == deadline  # rotation never extends it
+
+
+def test_a_fast_app_clock_does_not_stretch_an_active_session_past_its_lifetime(r, skewed_clock):
+    store = SessionStore(r, idle_ttl=1.5, absolute_ttl=2)
+    skewed_clock(10.0)
+    started = time.monotonic()
+    sid = store.create("ada")
+    while time.monotonic() - started < 2.3:  # in use all along: only the absolute deadline ends it
+        store.get(sid)
+        time.sleep(0.1)
+    assert store.get(sid) is None
+
+
+def test_a_session_from_set_session_rotates_into_a_logged_in_one_on_the_servers_clock(r, skewed_clock):
+    store = SessionStore(r, idle_ttl=60, absolute_ttl=120)
+    sid = new_session_id()
+    set_session(r, sid, {"cart": [1]})
+    skewed_clock(-30.0)
+    new = store.rotate(sid, user_id="ada")
+    assert get_session(r, sid) is None and store.get(new) == {"cart": [1]}
+    assert store.user_of(new) == "ada" and store.sessions_of("ada") == [new]
+    assert 0 < float(r.hget(session_key(r, new), "__absolute__")) - server_ms(r) <= 120_000
+
+
+# -- hardening: rotate validates before the first write ---------------------------------------------
+
+
+@pytest.mark.parametrize("owner", [42, "", b"ada", ["ada"], True])
+def test_rotating_to_a_bad_owner_raises_and_keeps_the_session(r, owner):
+    store = SessionStore(r)
+    sid = store.create("ada", {"cart": [7]})
+    with trace(r) as t:
+        with pytest.raises((TypeError, ValueError), match="user_id"):
+            store.rotate(sid, user_id=owner)
+    assert t.commands == [] and store.get(sid) == {"cart": [7]}
+
+
+def test_rotating_a_session_without_an_owner_and_without_one_named_raises_and_deletes_nothing(r):
+    store = SessionStore(r)
+    sid = new_session_id()
+    set_session(r, sid, {"cart": [1]})
+    with pytest.raises(ValueError, match="no owner"):
+        store.rotate(sid)
+    assert get_session(r, sid) == {"cart": [1]}
+
+
+# -- hardening: durations Redis cannot express -------------------------------------------------------
+
+
+@pytest.mark.parametrize("ttl", [0.0004, 0.0009, math.inf, -math.inf, math.nan])
+def test_set_session_refuses_durations_below_a_millisecond_or_not_finite(r, ttl):
+    with pytest.raises(ValueError, match="ttl"):
+        set_session(r, new_session_id(), {"a": 1}, ttl=ttl)
+    assert all_keys(r) == []
+
+
+@pytest.mark.parametrize("option", ["idle_ttl", "absolute_ttl"])
+@pytest.mark.parametrize("value", [0.0004, math.inf, math.nan, True])
+def test_store_timeouts_below_a_millisecond_or_not_finite_are_refused(option, value):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((TypeError, ValueError), match=option):
+        SessionStore(client, **{option: value})
+
+
+def test_a_session_with_thousands_of_fields_is_written_and_updated(r):
+    store = SessionStore(r)
+    data = {f"f{i}": i for i in range(6000)}  # 12,000 arguments: past Lua's unpack() limit
+    sid = new_session_id()
+    set_session(r, sid, data)
+    assert get_session(r, sid) == data
+    owned = store.create("ada", data)
+    assert store.update(owned, **{f"f{i}": -i for i in range(6000)})["f5999"] == -5999

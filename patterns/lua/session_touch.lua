@@ -21,8 +21,12 @@ if absolute and now >= absolute then
   redis.call('DEL', KEYS[1])
   return false
 end
-if ARGV[3] == '1' and #ARGV > 3 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4))   -- only the named fields: other fields are untouched
+if ARGV[3] == '1' then
+  -- Only the named fields: other fields are untouched. In slices: unpack() of more than a few
+  -- thousand arguments overflows Lua's C stack.
+  for first = 4, #ARGV, 1000 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  end
 end
 local ttl = tonumber(ARGV[2])
 if absolute then
