@@ -102,6 +102,27 @@ def is_cluster(r: Any) -> bool:
     return isinstance(r, redis.RedisCluster)
 
 
+def socket_timeout(r: Any) -> float | None:
+    """How long ``r`` waits for a reply, in seconds; None where it waits forever (fakeredis)."""
+    if is_cluster(r):
+        kwargs = r.nodes_manager.connection_kwargs
+    else:
+        kwargs = getattr(getattr(r, "connection_pool", None), "connection_kwargs", {})
+    timeout = kwargs.get("socket_timeout")
+    return float(timeout) if timeout else None
+
+
+def longest_block(r: Any) -> float | None:
+    """How long one blocking command (XREADGROUP BLOCK, ...) may wait on ``r``: half its socket timeout.
+
+    A block at least as long as the socket timeout always ends in a TimeoutError on a real
+    server: the reply comes after the client stopped waiting. Longer waits are made of
+    several blocks of this length. None: no limit (the client waits forever).
+    """
+    timeout = socket_timeout(r)
+    return None if timeout is None else max(0.001, timeout / 2)
+
+
 def mask_password(url: str) -> str:
     """The URL with its password replaced by ``***``, safe to print or log."""
     try:

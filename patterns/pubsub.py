@@ -23,12 +23,19 @@ from typing import Any, Callable, Iterable
 
 import redis
 
-from . import keys
+from . import keys, validate
 from .cache import encode
-from .connection import UNAVAILABLE_ERRORS, is_cluster
+from .connection import UNAVAILABLE_ERRORS, is_cluster, longest_block
 from .errors import PatternError
+from .scripts import load_script
 
 log = logging.getLogger(__name__)
+
+_APPEND = load_script("stream_append")
+_GROUP = load_script("stream_group")
+_CLAIM = load_script("stream_claim")
+_PENDING = load_script("stream_pending")
+_BACKLOG = load_script("stream_backlog")
 
 Handler = Callable[[str, Any], None]
 
@@ -57,6 +64,7 @@ class SubscriberStats:
     received: int = 0
     malformed: int = 0  # messages that were not JSON (reported, skipped)
     handler_errors: int = 0  # handler raised (logged, the subscriber goes on)
+    callback_errors: int = 0  # on_malformed or on_gap raised (logged, the subscriber goes on)
     reconnects: int = 0
     gaps: list[float] = field(default_factory=list)  # seconds without a connection, per reconnect
 
@@ -86,8 +94,7 @@ class Subscriber:
         on_malformed: Callable[[str, str, Exception], None] | None = None,
         on_gap: Callable[[float], None] | None = None,
     ) -> None:
-        if handler is None or not callable(handler):
-            raise TypeError("handler must be a function taking (channel, event)")
+        validate.function(handler, "handler", "(channel, event)")
         self.r = r
         self.channels = _channel_names(r, channels, "channel")
         self.patterns = _channel_names(r, patterns, "pattern")
@@ -97,6 +104,10 @@ class Subscriber:
             raise ValueError("sharded pub/sub has no patterns: subscribe to exact channels")
         self.handler = handler
         self.sharded = sharded
+        if on_malformed is not None:
+            validate.function(on_malformed, "on_malformed", "(channel, raw text, error)")
+        if on_gap is not None:
+            validate.function(on_gap, "on_gap", "(seconds away)")
         self.on_malformed = on_malformed or (lambda ch, raw, err: log.warning("malformed message on %s: %s", ch, err))
         self.on_gap = on_gap
         self.stats = SubscriberStats()
@@ -111,6 +122,7 @@ class Subscriber:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 5.0) -> "Subscriber":
         """Subscribe and start the thread; returns once the subscription is in place."""
+        validate.seconds(timeout, "timeout")
         if self._thread and self._thread.is_alive():
             return self
         self._stop.clear()
@@ -128,6 +140,7 @@ class Subscriber:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Unsubscribe, close the connection and end the thread."""
+        validate.seconds(timeout, "timeout")
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
@@ -230,7 +243,7 @@ class Subscriber:
         self.stats.gaps.append(seconds)
         log.warning("subscriber reconnected after %.2f s: messages published meanwhile are lost", seconds)
         if self.on_gap:
-            self.on_gap(seconds)
+            self._call_back("on_gap", self.on_gap, seconds)
 
     def _deliver(self, message: dict) -> None:
         channel = message["channel"]
@@ -240,7 +253,7 @@ class Subscriber:
             event = json.loads(raw)
         except (TypeError, ValueError) as error:
             self.stats.malformed += 1
-            self.on_malformed(channel, raw, error)
+            self._call_back("on_malformed", self.on_malformed, channel, raw, error)
             return
         self.stats.received += 1
         try:
@@ -248,6 +261,14 @@ class Subscriber:
         except Exception:  # a handler's bug must not end the subscription
             self.stats.handler_errors += 1
             log.exception("subscriber handler failed on %s", channel)
+
+    def _call_back(self, name: str, callback: Callable[..., None], *args: Any) -> None:
+        """Call a user callback as the handler is called: a bug in it must not end the subscription."""
+        try:
+            callback(*args)
+        except Exception:
+            self.stats.callback_errors += 1
+            log.exception("subscriber %s callback failed", name)
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -262,66 +283,106 @@ class Subscriber:
 class StreamMessage:
     id: str
     event: Any  # the decoded JSON, or None when it was not JSON
-    deliveries: int = 1  # how often the group has handed it out (2+: a redelivery)
+    deliveries: int = 1  # how often the group has handed it out (2+: a redelivery), as XPENDING counts
+
+
+STARTS = ("$", "0")
 
 
 class EventStream:
     """A durable event log on a Redis Stream, read through a consumer group.
 
-    maxlen      keep about this many entries (XADD MAXLEN ~): a stream is bounded
-    retention   seconds the stream lives after the last append (a TTL, refreshed)
+    maxlen      keep about this many entries (XADD MAXLEN ~): a bound on memory, not a promise
+                of delivery. When consumers fall behind by more than this, the oldest entries
+                are trimmed, read or not: an entry trimmed before the group read it is never
+                delivered (``backlog()`` counts those), and one trimmed while pending (read,
+                not acknowledged) is acknowledged at the next ``pending_for()``/``claim()``,
+                logged and counted in ``lost``, never handed to a handler empty. Size it for
+                the longest consumer outage you must survive: rate x outage.
+    retention   seconds the stream lives after the last append (a TTL, refreshed by each
+                append). A stream that expires takes its group with it; the next append or
+                read makes both again (from id 0: nothing that arrives afterwards is skipped).
     start       where a new group starts: "$" (new events only) or "0" (from the beginning)
     """
 
     def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
                  retention: float = 7 * 86400, start: str = "$") -> None:
-        if not isinstance(maxlen, int) or maxlen < 1:
-            raise ValueError(f"maxlen must be a whole number of at least 1, got {maxlen!r}")
-        if not group or not isinstance(group, str):
-            raise ValueError(f"group must be a non-empty string, got {group!r}")
-        self.r, self.name, self.group = r, name, group
+        self.maxlen = validate.whole(maxlen, "maxlen")
+        self.retention = validate.seconds(retention, "retention")
+        self.group = validate.text(group, "group")
+        validate.choice(start, "start", STARTS)
+        self.r, self.name = r, validate.text(name, "name")
         self.key = keys.key(r, "stream", name)
-        self.maxlen, self.retention = maxlen, retention
+        self.lost = 0  # entries trimmed while pending: acknowledged, never delivered again
         self._ensure_group(start)
 
+    def _retention_ms(self) -> int:
+        return int(self.retention * 1000)
+
     def _ensure_group(self, start: str) -> None:
-        try:
-            self.r.xgroup_create(self.key, self.group, id=start, mkstream=True)
-            self.r.pexpire(self.key, int(self.retention * 1000))
-        except redis.ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        _GROUP(self.r, [self.key], [self.group, start, self._retention_ms()])
 
     def append(self, event: Any) -> str:
-        """Add ``event`` (as JSON); returns its id. One round trip: XADD and the TTL together."""
-        pipe = self.r.pipeline(transaction=True)
-        pipe.xadd(self.key, {"event": encode(event, key=f"stream {self.name}")}, maxlen=self.maxlen,
-                  approximate=True)
-        pipe.pexpire(self.key, int(self.retention * 1000))
-        return pipe.execute()[0]
+        """Add ``event`` (as JSON); returns its id. One step: the group kept, XADD, the TTL refreshed."""
+        text = encode(event, key=f"stream {self.name}")
+        return _APPEND(self.r, [self.key], [self.group, self.maxlen, self._retention_ms(), text])
 
     def read(self, consumer: str, count: int = 10, block: float | None = None) -> list[StreamMessage]:
-        """New messages for ``consumer`` (each given to one consumer of the group)."""
-        return self._read(consumer, ">", count, block)
+        """New messages for ``consumer`` (each given to one consumer of the group).
+
+        ``block``: wait up to that many seconds for one to arrive (None: do not wait). A
+        wait longer than the client's socket timeout is made of shorter blocks, so it
+        returns normally: empty after ``block`` seconds, or as soon as something arrives.
+        """
+        _check_consumer(consumer)
+        validate.whole(count, "count")
+        if block is None:
+            return self._read_new(consumer, count, None)
+        deadline = time.monotonic() + validate.seconds(block, "block")
+        longest = longest_block(self.r)
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = remaining if longest is None else min(remaining, longest)
+            found = self._read_new(consumer, count, max(1, int(wait * 1000)))
+            if found or deadline - time.monotonic() <= 0:
+                return found
+
+    def _read_new(self, consumer: str, count: int, block_ms: int | None) -> list[StreamMessage]:
+        try:
+            found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count, block=block_ms)
+        except redis.ResponseError as error:
+            if not _group_missing(error):
+                raise
+            self._ensure_group("0")  # the stream expired with its group: make both again
+            found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count)
+        entries = found[0][1] if found else []
+        return [self._message(entry_id, fields) for entry_id, fields in entries]
 
     def pending_for(self, consumer: str, count: int = 100) -> list[StreamMessage]:
-        """Messages already given to ``consumer`` but not acknowledged: read these first after a restart."""
-        return self._read(consumer, "0", count, None)
+        """Messages already given to ``consumer`` but not acknowledged: read these first after a restart.
 
-    def _read(self, consumer: str, start: str, count: int, block: float | None) -> list[StreamMessage]:
-        if not consumer or not isinstance(consumer, str):
-            raise ValueError(f"consumer must be a non-empty string, got {consumer!r}")
-        found = self.r.xreadgroup(self.group, consumer, {self.key: start}, count=count,
-                                  block=None if block is None else int(block * 1000))
-        entries = found[0][1] if found else []
-        return [self._message(entry_id, fields) for entry_id, fields in entries if fields]
+        Reading them again counts as a delivery; the counts returned are XPENDING's, read
+        in the same step (one script).
+        """
+        _check_consumer(consumer)
+        entries, counts, trimmed = _PENDING(self.r, [self.key], [self.group, consumer, validate.whole(count, "count")])
+        if trimmed:
+            self._count_lost(list(trimmed))
+        return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts)]
 
-    def _message(self, entry_id: str, fields: dict, deliveries: int = 1) -> StreamMessage:
+    def _message(self, entry_id: str, fields: dict | list, deliveries: int = 1) -> StreamMessage:
+        if isinstance(fields, list):  # a script's reply: [field, value, ...]
+            fields = dict(zip(fields[::2], fields[1::2]))
         try:
             event = json.loads(fields.get("event", ""))
         except ValueError:
             event = None
-        return StreamMessage(entry_id, event, deliveries)
+        return StreamMessage(entry_id, event, int(deliveries))
+
+    def _count_lost(self, ids: list[str]) -> None:
+        self.lost += len(ids)
+        log.warning("stream %s: %d pending entries were trimmed (maxlen) before they were acknowledged: %s",
+                    self.name, len(ids), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
 
     def ack(self, *ids: str) -> int:
         """Acknowledge processed messages; returns how many were pending."""
@@ -329,6 +390,7 @@ class EventStream:
 
     def pending(self, count: int = 100) -> list[dict]:
         """Unacknowledged messages: id, consumer, idle ms and how often each was delivered."""
+        validate.whole(count, "count")
         return [
             {"id": p["message_id"], "consumer": p["consumer"], "idle_ms": p["time_since_delivered"],
              "deliveries": p["times_delivered"]}
@@ -337,13 +399,34 @@ class EventStream:
 
     def claim(self, consumer: str, min_idle: float, count: int = 100) -> list[StreamMessage]:
         """Take over messages another consumer left unacknowledged for ``min_idle`` seconds (XAUTOCLAIM)."""
-        _, claimed, *_ = self.r.xautoclaim(self.key, self.group, consumer, int(min_idle * 1000), "0-0", count=count)
-        deliveries = {p["id"]: p["deliveries"] for p in self.pending(max(count, 1))}
-        return [self._message(i, f, deliveries.get(i, 1)) for i, f in claimed if f]
+        _check_consumer(consumer)
+        idle_ms = int(validate.seconds(min_idle, "min_idle", zero=True) * 1000)
+        entries, counts, deleted = _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms,
+                                                               validate.whole(count, "count")])
+        if deleted:  # XAUTOCLAIM already dropped them from the pending list
+            self._count_lost(list(deleted))
+        return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts) if fields]
+
+    def backlog(self) -> dict[str, int | None]:
+        """How far the group is behind: entries still ``waiting`` to be delivered, and entries
+        ``trimmed_unread`` (trimmed by maxlen before the group read them: lost). None where
+        Redis cannot tell (entries deleted with XDEL in between). One script, one round trip."""
+        found = _BACKLOG(self.r, [self.key], [self.group])
+        waiting, trimmed = (int(found[0]), int(found[1])) if found else (None, None)
+        return {"waiting": waiting, "trimmed_unread": trimmed}
 
     def length(self) -> int:
         return self.r.xlen(self.key)
 
     def trim(self, maxlen: int) -> int:
-        """Keep about the last ``maxlen`` entries; returns how many were removed."""
-        return self.r.xtrim(self.key, maxlen=maxlen, approximate=False)
+        """Keep the last ``maxlen`` entries; returns how many were removed."""
+        return self.r.xtrim(self.key, maxlen=validate.whole(maxlen, "maxlen", minimum=0), approximate=False)
+
+
+def _check_consumer(consumer: Any) -> str:
+    return validate.text(consumer, "consumer")
+
+
+def _group_missing(error: redis.ResponseError) -> bool:
+    # Redis says NOGROUP; fakeredis, for a stream that does not exist, answers as XGROUP would.
+    return "NOGROUP" in str(error) or "requires the key to exist" in str(error)

@@ -1,13 +1,17 @@
 """Pub/sub and streams: ordering, patterns, clean stop, reconnect, consumer groups, crash and claim."""
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 
 import fakeredis
 import pytest
+import redis
 
-from patterns import keys
+import patterns
+from patterns import connection, keys
 from patterns.errors import NotSerializable
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from helpers import wait_for
@@ -227,3 +231,166 @@ def test_concurrent_consumers_share_the_work_without_overlap(real):
     for t in threads:
         t.join(30)
     assert sorted(handled) == list(range(200)) and stream.pending() == []
+
+
+# -- hardening: the group exists whenever the stream does ---------------------------------------------
+
+
+@pytest.mark.parametrize("retention", [0, -1, 0.0004, math.inf, math.nan, "60", True])
+def test_a_retention_redis_cannot_express_is_refused(retention):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((TypeError, ValueError), match="retention"):
+        EventStream(client, "orders", retention=retention)
+    assert client.keys("*") == []
+
+
+def test_after_the_stream_expires_its_group_comes_back_with_it(r):
+    stream = EventStream(r, "orders", retention=0.2, start="0")
+    stream.append("first")
+    assert wait_for(lambda: r.exists(stream.key) == 0)  # quiet for longer than its retention
+    assert stream.read("c") == []  # no NOGROUP: the group is made again
+    assert 0 < r.pttl(stream.key)  # ...and the stream it needs has a TTL, as every key does
+    assert wait_for(lambda: r.exists(stream.key) == 0)
+    stream.append("after the gap")  # the append recreates the stream: with its group
+    assert [m.event for m in stream.read("c")] == ["after the gap"]
+
+
+def test_entries_trimmed_before_they_were_read_are_lost_and_counted_in_the_backlog(r):
+    stream = EventStream(r, "orders", maxlen=10, start="0")
+    for i in range(3):
+        stream.append(i)
+    assert [m.event for m in stream.read("c", count=2)] == [0, 1]
+    assert stream.backlog() == {"waiting": 1, "trimmed_unread": 0}
+    for i in range(3, 30):
+        stream.append(i)
+    stream.trim(5)  # as MAXLEN does when the consumers fall behind: the oldest go, read or not
+    assert stream.backlog() == {"waiting": 5, "trimmed_unread": 23}
+    assert [m.event for m in stream.read("c", count=100)] == list(range(25, 30))
+
+
+def test_an_entry_trimmed_while_pending_is_acknowledged_and_counted_never_handed_out_empty(r, caplog):
+    stream = EventStream(r, "orders", maxlen=10, start="0")
+    for i in range(4):
+        stream.append(i)
+    taken = stream.read("crashed", count=4)
+    stream.trim(2)  # entries 0 and 1 are gone while still pending
+    with caplog.at_level(logging.WARNING, logger="patterns.pubsub"):
+        again = stream.pending_for("crashed")
+    assert [m.event for m in again] == [2, 3] and stream.lost == 2
+    assert [p["id"] for p in stream.pending()] == [m.id for m in taken[2:]]
+    assert "trimmed" in caplog.text
+
+
+def test_claim_counts_entries_trimmed_while_pending_as_lost(r):
+    stream = EventStream(r, "orders", maxlen=10, start="0")
+    for i in range(4):
+        stream.append(i)
+    stream.read("crashed", count=4)
+    stream.trim(2)
+    claimed = stream.claim("rescuer", min_idle=0)
+    assert [m.event for m in claimed] == [2, 3] and stream.lost == 2
+    assert len(stream.pending()) == 2
+
+
+# -- hardening: a blocking read of any length returns normally ----------------------------------------
+
+
+@pytest.fixture
+def one_second_socket_timeout(monkeypatch, redis_server):
+    """A client whose socket timeout is 1 s, so a block longer than it is quick to test."""
+    monkeypatch.setattr(connection, "SOCKET_TIMEOUT", 1.0)
+    monkeypatch.setattr(connection, "_pools", {})
+    client = patterns.connect(redis_server.url)
+    client.flushall()
+    yield client
+    client.connection_pool.disconnect()
+
+
+def test_a_read_that_blocks_longer_than_the_socket_timeout_returns_empty(one_second_socket_timeout):
+    stream = EventStream(one_second_socket_timeout, "orders", start="0")
+    started = time.monotonic()
+    assert stream.read("c", block=2.5) == []
+    assert time.monotonic() - started >= 2.5
+
+
+def test_a_read_that_blocks_longer_than_the_socket_timeout_returns_what_arrives(one_second_socket_timeout):
+    stream = EventStream(one_second_socket_timeout, "orders", start="0")
+    threading.Timer(1.5, lambda: stream.append("late")).start()
+    assert [m.event for m in stream.read("c", block=5)] == ["late"]
+
+
+@pytest.mark.parametrize("block", [0, -1, 0.0004, math.inf, math.nan, "1"])
+def test_a_block_redis_would_read_as_forever_or_cannot_express_is_refused(r, block):
+    stream = EventStream(r, "orders")
+    with pytest.raises((TypeError, ValueError), match="block"):
+        stream.read("c", block=block)
+
+
+# -- hardening: delivery counts equal XPENDING's ------------------------------------------------------
+
+
+def xpending_counts(r, stream, consumer=None):
+    entries = r.xpending_range(stream.key, stream.group, "-", "+", 1000, consumername=consumer) if consumer \
+        else r.xpending_range(stream.key, stream.group, "-", "+", 1000)
+    return {p["message_id"]: p["times_delivered"] for p in entries}
+
+
+def test_claimed_messages_report_the_delivery_counts_xpending_reports(r):
+    stream = EventStream(r, "orders", start="0")
+    for i in range(4):
+        stream.append(i)
+    taken = stream.read("crashed", count=4)
+    # The last two look idle for a minute; the first two were delivered just now, so a claim of
+    # entries idle for 30 s takes only the last two: not the group's first pending entries.
+    r.xclaim(stream.key, stream.group, "crashed", 0, [m.id for m in taken[2:]], idle=60_000)
+    claimed = stream.claim("rescuer", min_idle=30, count=2)
+    counts = xpending_counts(r, stream)
+    assert [m.id for m in claimed] == [m.id for m in taken[2:]]
+    assert [m.deliveries for m in claimed] == [counts[m.id] for m in claimed] == [3, 3]
+
+
+def test_pending_for_reports_the_delivery_counts_xpending_reports(r):
+    stream = EventStream(r, "orders", start="0")
+    for i in range(3):
+        stream.append(i)
+    stream.read("worker")
+    for _ in range(3):  # a worker that restarts three times re-reads its pending entries
+        again = stream.pending_for("worker")
+    counts = xpending_counts(r, stream, "worker")
+    assert [m.deliveries for m in again] == [counts[m.id] for m in again] == [4, 4, 4]
+
+
+# -- hardening: a failing callback does not end the subscriber ----------------------------------------
+
+
+def test_a_failing_on_malformed_callback_is_contained_logged_and_counted(r, caplog):
+    inbox = Inbox()
+
+    def on_malformed(channel, raw, error):
+        raise RuntimeError("callback bug")
+
+    with caplog.at_level(logging.ERROR, logger="patterns.pubsub"):
+        with Subscriber(r, ["orders"], inbox, on_malformed=on_malformed) as sub:
+            r.publish(keys.channel(r, "orders"), "{not json")
+            publish_event(r, "orders", "after")
+            assert wait_for(lambda: inbox.items == [("orders", "after")])
+            assert sub.running
+    assert sub.stats.malformed == 1 and sub.stats.callback_errors == 1
+    assert "on_malformed" in caplog.text
+
+
+def test_a_failing_on_gap_callback_is_contained_and_the_subscriber_goes_on(real):
+    inbox, calls = Inbox(), []
+
+    def on_gap(seconds):
+        calls.append(seconds)
+        raise RuntimeError("callback bug")
+
+    with Subscriber(real, ["orders"], inbox, on_gap=on_gap) as sub:
+        assert real.client_kill_filter(_type="pubsub") == 1
+        assert wait_for(lambda: len(calls) == 1)
+        assert wait_for(lambda: real.pubsub_numsub("orders") == [("orders", 1)])
+        publish_event(real, "orders", "after the gap")
+        assert wait_for(lambda: inbox.items == [("orders", "after the gap")])
+        assert sub.running
+    assert sub.stats.callback_errors == 1 and sub.stats.reconnects == 1
