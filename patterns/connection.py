@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from . import keys
@@ -44,6 +45,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 _lock = threading.Lock()
 _fake_server: Any = None
 _pools: dict[str, redis.ConnectionPool] = {}
+_quick_pools: "weakref.WeakKeyDictionary[Any, dict[float, redis.ConnectionPool]]" = weakref.WeakKeyDictionary()
 
 
 def connect(url: str | None = None, *, namespace: str | None = None) -> Any:
@@ -121,6 +123,29 @@ def longest_block(r: Any) -> float | None:
     """
     timeout = socket_timeout(r)
     return None if timeout is None else max(0.001, timeout / 2)
+
+
+def with_timeout(r: Any, seconds: float) -> Any:
+    """A client of the same server as ``r`` that waits at most ``seconds`` to connect or for a reply.
+
+    For calls that must give up far sooner than the shared 5 s socket timeout: a Redlock node
+    that does not answer within a few milliseconds is a "no", not a reason to wait. It has
+    its own pool (one per original pool and timeout, made once) and no retries. fakeredis
+    and cluster clients are returned as they are (an embedded server never hangs).
+    """
+    pool = getattr(r, "connection_pool", None)
+    if is_fake(r) or is_cluster(r) or pool is None:
+        return r
+    with _lock:
+        by_timeout = _quick_pools.setdefault(pool, {})
+        quick = by_timeout.get(seconds)
+        if quick is None:
+            kwargs = {**pool.connection_kwargs, "socket_timeout": seconds, "socket_connect_timeout": seconds,
+                      "retry": Retry(NoBackoff(), 0)}
+            quick = by_timeout[seconds] = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    client = redis.Redis(connection_pool=quick)
+    keys.set_namespace(client, keys.namespace_of(r) or None)
+    return client
 
 
 def mask_password(url: str) -> str:

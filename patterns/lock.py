@@ -18,8 +18,8 @@ import secrets
 import time
 from typing import Any, Callable, Sequence, TypeVar
 
-from . import keys
-from .connection import UNAVAILABLE_ERRORS
+from . import keys, validate
+from .connection import UNAVAILABLE_ERRORS, with_timeout
 from .errors import LockLost, LockNotAcquired, LockUnavailable
 from .scripts import load_script
 
@@ -37,9 +37,12 @@ def _check_name(r: Any, name: str) -> list[str]:
 
 
 def _check_lease(ttl: Any) -> float:
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-    return float(ttl)
+    return validate.seconds(ttl, "ttl")
+
+
+def _check_wait(timeout: Any) -> float:
+    # Finite: a lock wait is always bounded (0 means "try once").
+    return validate.seconds(timeout, "timeout", zero=True)
 
 
 class Lock:
@@ -56,16 +59,18 @@ class Lock:
         self.name = name
         self.key, self.fence_key = _check_name(r, name)
         self.ttl = _check_lease(ttl)
-        if timeout < 0:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
-        self.timeout, self.backoff, self.max_backoff = timeout, backoff, max_backoff
+        self.timeout = _check_wait(timeout)
+        self.backoff = validate.seconds(backoff, "backoff")
+        self.max_backoff = validate.seconds(max_backoff, "max_backoff")
+        if self.max_backoff < self.backoff:
+            raise ValueError(f"max_backoff ({max_backoff} s) must be at least backoff ({backoff} s)")
         self.token: str | None = None
         self.fencing_token: int | None = None
         self.attempts = 0  # tries the last acquire() needed
 
     def acquire(self, timeout: float | None = None) -> bool:
         """Take the lock, waiting up to ``timeout`` seconds; True when held."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self.timeout if timeout is None else _check_wait(timeout)
         deadline = time.monotonic() + timeout
         token = secrets.token_hex(16)  # 128 random bits: nobody else can hold the same token
         delay, self.attempts = self.backoff, 0
@@ -126,7 +131,7 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     Raises LockNotAcquired at once when the lock is taken (like the seed, it does not
     wait), and LockLost after ``fn`` if the lease ran out while it ran.
     """
-    lock = Lock(r, key, ttl=ttl_ms / 1000, timeout=0)
+    lock = Lock(r, key, ttl=validate.milliseconds(ttl_ms, "ttl_ms") / 1000, timeout=0)
     if not lock.acquire():
         raise LockNotAcquired(f"could not acquire lock {key!r}: it is held by someone else")
     try:
@@ -141,10 +146,18 @@ class Redlock:
     The lock is held when at least N//2+1 servers granted it within the lease, and only
     for the validity left: ttl - time spent acquiring - clock drift. A failed attempt is
     undone on every server before retrying after a random delay.
+
+    node_timeout   seconds one server may take to answer before it counts as a "no"
+                   (default: ttl/10, at most 0.1 s). The algorithm needs it far below the
+                   lease: a frozen server that costs the client's 5 s socket timeout would use
+                   up the whole lease, and a 3 s lock could never be taken while one of three
+                   servers hangs. Each server is asked through a client of its own with this
+                   timeout and no retries.
     """
 
     def __init__(self, servers: Sequence[Any], name: str, ttl: float = 10.0, *, retries: int = 3,
-                 retry_delay: float = 0.2, drift_factor: float = 0.01, allow_fewer: bool = False) -> None:
+                 retry_delay: float = 0.2, drift_factor: float = 0.01, allow_fewer: bool = False,
+                 node_timeout: float | None = None) -> None:
         if len(servers) < 3 and not allow_fewer:
             raise ValueError(
                 f"Redlock needs at least 3 independent servers (5 is usual), got {len(servers)}; with fewer, one "
@@ -152,10 +165,20 @@ class Redlock:
             )
         if not servers:
             raise ValueError("Redlock needs servers")
-        self.servers, self.name = list(servers), name
-        self.keys = [_check_name(r, name)[0] for r in self.servers]
+        self.name = name
+        self.keys = [_check_name(r, name)[0] for r in servers]
         self.ttl = _check_lease(ttl)
-        self.retries, self.retry_delay, self.drift_factor = retries, retry_delay, drift_factor
+        self.retries = validate.whole(retries, "retries", minimum=0)
+        self.retry_delay = validate.seconds(retry_delay, "retry_delay", zero=True)
+        self.drift_factor = validate.number(drift_factor, "drift_factor", minimum=0, below=0.5)
+        longest = self.ttl / 2 / len(servers)  # every server asked in turn must leave half the lease
+        if node_timeout is None:
+            node_timeout = min(self.ttl / 10, 0.1)
+        self.node_timeout = validate.seconds(node_timeout, "node_timeout")
+        if self.node_timeout > longest:
+            raise ValueError(f"node_timeout must be far below the lease: with {len(servers)} servers asked one "
+                             f"after another and ttl={self.ttl:g} s, at most {longest:g} s, got {node_timeout!r}")
+        self.servers = [with_timeout(r, self.node_timeout) for r in servers]
         self.quorum = len(self.servers) // 2 + 1
         self.token: str | None = None
         self.validity = 0.0  # seconds the current hold is valid for, from when it was taken

@@ -1,8 +1,12 @@
 """Locks: mutual exclusion under threads, owner-only release, LockLost, fencing, Redlock."""
 from __future__ import annotations
 
+import math
+import os
+import signal
 import threading
 import time
+from contextlib import contextmanager
 
 import fakeredis
 import pytest
@@ -222,3 +226,69 @@ def test_redlock_a_minority_holding_the_lock_is_not_enough(redlock_clients):
         client.set(keys.key(client, "lock", "job"), "someone else", px=5000)
     assert Redlock(redlock_clients, "job", ttl=5, retries=0).acquire() is False
     assert [c.get(keys.key(c, "lock", "job")) for c in redlock_clients[3:]] == [None, None]
+
+
+# -- hardening: Redlock with a frozen node --------------------------------------------------------
+
+
+@contextmanager
+def frozen(server: LocalServer):
+    """SIGSTOP the server: it still accepts connections but never answers, like a hung host."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def test_redlock_acquires_a_short_lock_while_one_of_three_nodes_is_frozen(five_servers, redlock_clients):
+    three = redlock_clients[:3]
+    with frozen(five_servers[0]):
+        lock = Redlock(three, "job", ttl=3, retries=0)
+        assert lock.acquire()
+        # The validity left is the lease minus the time acquiring took: a frozen node must cost a
+        # per-node timeout far below the lease, not the client's 5 s socket timeout (x retries).
+        assert lock.validity > 2.0
+        lock.release()
+        assert all(c.exists(keys.key(c, "lock", "job")) == 0 for c in three[1:])
+    # The frozen node runs what was sent to it once it thaws: at worst a grant that expires
+    # with its lease, as the algorithm allows for.
+    assert three[0].pttl(keys.key(three[0], "lock", "job")) <= 3000
+
+
+@pytest.mark.parametrize("node_timeout", [0, -1, math.nan, math.inf, 3, 5, "0.1", True])
+def test_redlock_refuses_a_node_timeout_that_is_not_far_below_the_lease(node_timeout):
+    clients = [fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True) for _ in range(3)]
+    with pytest.raises((TypeError, ValueError), match="node_timeout"):
+        Redlock(clients, "job", ttl=3, node_timeout=node_timeout)
+
+
+# -- hardening: durations Redis cannot express -------------------------------------------------------
+
+
+@pytest.mark.parametrize("ttl_ms", [0.5, 0, -1, math.inf, math.nan])
+def test_with_lock_refuses_a_lease_below_one_millisecond_naming_ttl_ms_in_milliseconds(r, ttl_ms):
+    with pytest.raises(ValueError, match="ttl_ms must be .*millisecond"):
+        with_lock(r, "job", lambda: "never runs", ttl_ms=ttl_ms)
+    assert r.exists(keys.key(r, "lock", "job")) == 0
+
+
+@pytest.mark.parametrize("ttl", [0.0004, 0.0009, math.inf, math.nan])
+def test_a_lock_lease_below_one_millisecond_or_not_finite_is_refused(r, ttl):
+    with pytest.raises(ValueError, match="ttl must be .*seconds"):
+        Lock(r, "job", ttl=ttl)
+
+
+@pytest.mark.parametrize(("option", "value"), [("timeout", math.nan), ("timeout", math.inf), ("backoff", 0),
+                                               ("backoff", math.nan), ("max_backoff", -1), ("timeout", "1")])
+def test_lock_waiting_options_that_could_hang_or_spin_are_refused(r, option, value):
+    with pytest.raises((TypeError, ValueError), match=option):
+        Lock(r, "job", **{option: value})
+
+
+def test_extend_refuses_a_lease_below_one_millisecond_and_keeps_the_lock(r):
+    lock = Lock(r, "job", ttl=5)
+    lock.acquire()
+    with pytest.raises(ValueError, match="ttl"):
+        lock.extend(0.0004)
+    assert lock.owned() and r.pttl(lock.key) > 1000
