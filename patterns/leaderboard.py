@@ -5,7 +5,10 @@
 score or a running total, ranks ties the way players expect ("1, 2, 2, 4"), can let
 the earlier achiever win a tie, keeps member details beside the scores, and counts
 every score on daily and weekly boards too. Every read is one script, one round trip.
-All keys of a board share its hash tag, so a cluster keeps them on one node.
+All keys of a board share its hash tag, so a cluster keeps them on one node. Time
+decides two things, the tie-break ("who was first") and which day's and week's board a
+score counts on; both are decided by the server's clock, so app servers whose clocks
+disagree still agree on them.
 """
 from __future__ import annotations
 
@@ -16,12 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from . import keys
+import redis
+
+from . import keys, validate
 from .cache import encode
+from .errors import PatternError
 from .scripts import load_script
 
 _SUBMIT = load_script("leaderboard_submit")
 _READ = load_script("leaderboard_read")
+_REMOVE = load_script("leaderboard_remove")
+REMOVE_ATTEMPTS = 10  # a registry that changes between read and removal this often is being hammered
 
 Mode = Literal["best", "sum", "set"]
 TIE_TIME_SPAN = 2**32  # seconds since 2020-01-01, packed under the score
@@ -50,9 +58,11 @@ def _check_score(score: Any) -> float:
 
 
 def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-    return value
+    return validate.whole(value, name)
+
+
+def _check_member(member: Any) -> str:
+    return validate.text(member, "member")
 
 
 class Board:
@@ -72,14 +82,13 @@ class Board:
 
     def rank(self, member: str) -> Entry | None:
         """``member``'s entry with its rank, or None when it is not on the board."""
-        found = self._read("around", member, 0)
+        found = self._read("around", _check_member(member), 0)
         return found[0] if found else None
 
     def around(self, member: str, radius: int = 2) -> list[Entry]:
         """``member`` with up to ``radius`` neighbours above and below; [] when not on the board."""
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
-            raise ValueError(f"radius must be a whole number of at least 0, got {radius!r}")
-        return self._read("around", member, radius)
+        validate.whole(radius, "radius", minimum=0)
+        return self._read("around", _check_member(member), radius)
 
     def size(self) -> int:
         return self.r.zcard(self.key)
@@ -106,7 +115,7 @@ class Leaderboard(Board):
     windows     which time windows also count each score: ("daily", "weekly") or a subset
     ttl         seconds the board and its details live after the last submission (None: forever;
                 the production checklist's audit will list such a key)
-    clock       None: time.time; injectable so notebooks and tests can replay days
+    clock       None: the server's clock (production); injectable so notebooks and tests can replay days
     """
 
     def __init__(
@@ -127,62 +136,108 @@ class Leaderboard(Board):
         unknown = set(windows) - {"daily", "weekly"}
         if unknown:
             raise ValueError(f"windows may be 'daily' and 'weekly', not {sorted(unknown)}")
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be > 0 seconds or None, got {ttl!r}")
-        self.name, self.mode, self.windows = name, mode, tuple(windows)
-        self.ttl, self.clock = ttl, clock or time.time
+        ttl = validate.optional_seconds(ttl, "ttl")
+        if clock is not None:
+            validate.function(clock, "clock", "nothing (it returns seconds)")
+        self.name, self.mode, self.windows = validate.text(name, "name"), mode, tuple(windows)
+        self.ttl, self.clock = ttl, clock
         super().__init__(r, keys.key(r, "leaderboard", name), keys.key(r, "leaderboard", name, "details"),
                          tie_break == "earliest")
         self.registry_key = keys.key(r, "leaderboard", name, "windows")
+        self._offset: float | None = None  # server clock - this app server's clock, seconds
 
     # -- writing ------------------------------------------------------------------------------
     def submit(self, member: str, score: float, details: dict | None = None) -> float:
         """Record ``score`` for ``member`` on the board and its windows; returns the board's score."""
         score = _check_score(score)
-        keys.key(self.r, "leaderboard", member)  # the same checks as any key name: a non-empty str
+        _check_member(member)
         if self.tie_break and (score != int(score) or not 0 <= score <= TIE_MAX_SCORE):
             raise ValueError(
                 f"score {score!r} cannot be tie-broken exactly: use whole scores from 0 to {TIE_MAX_SCORE:,} "
                 "(score and time share one double, exact only up to 2^53)"
             )
-        now = self.clock()
-        windows = self._window_keys(now)
+        encoded = encode(details, key=member) if details is not None else ""
+        try:
+            return self._submit(member, score, encoded)
+        except redis.ResponseError as error:
+            if "window contains the server's time" not in str(error) or self.clock is not None:
+                raise
+            self._offset = None  # the clocks drifted apart since we measured: measure again
+            return self._submit(member, score, encoded)
+
+    def _submit(self, member: str, score: float, details: str) -> float:
+        if self.clock is None:  # production: the script reads the server's clock
+            now_ms, days = -1, self._days_around(self._server_today_estimate())
+        else:
+            now_ms = self.clock() * 1000
+            days = [dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).date()]
+        windows = self._candidate_windows(days) if self.windows else {}
         result = _SUBMIT(
             self.r,
             [self.key, self.details_key, self.registry_key, *windows],
-            [now * 1000, member, score, self.mode, int(self.tie_break),
-             encode(details, key=member) if details is not None else "",
-             0 if self.ttl is None else int(self.ttl * 1000), *windows.values()],
+            [now_ms, member, score, self.mode, int(self.tie_break), details,
+             0 if self.ttl is None else int(self.ttl * 1000), *(x for spec in windows.values() for x in spec)],
         )
         return float(result)
 
     def remove(self, member: str) -> int:
-        """Remove ``member`` from the board, every window board and the details; returns boards left."""
-        windows = [k for k in self.r.zrange(self.registry_key, 0, -1)]
-        pipe = self.r.pipeline(transaction=True)
-        for board in [self.key, *windows]:
-            pipe.zrem(board, member)
-        pipe.hdel(self.details_key, member)
-        return sum(pipe.execute()[:-1])
+        """Remove ``member`` from the board, every window board and the details, in one step.
+
+        Returns how many boards it was on. A submit racing with the removal is either
+        removed too or lands after it: the member is left on no board it was on before.
+        """
+        return self._remove(_check_member(member))
 
     def clear(self) -> int:
-        """Delete the board, its details and every window board (a new season); returns keys deleted."""
-        windows = self.r.zrange(self.registry_key, 0, -1)
-        pipe = self.r.pipeline(transaction=True)
-        for key in [self.key, self.details_key, self.registry_key, *windows]:
-            pipe.delete(key)
-        return sum(pipe.execute())
+        """Delete the board, its details and every window board (a new season), in one step; returns keys deleted."""
+        return self._remove("")
+
+    def _remove(self, member: str) -> int:
+        for _ in range(REMOVE_ATTEMPTS):
+            windows = self.r.zrange(self.registry_key, 0, -1)
+            removed = _REMOVE(self.r, [self.key, self.details_key, self.registry_key, *windows], [member])
+            if removed != -1:
+                return int(removed)
+        raise PatternError(f"leaderboard {self.name!r}: its window boards changed during each of "
+                           f"{REMOVE_ATTEMPTS} attempts to remove; try again")
 
     # -- windows ------------------------------------------------------------------------------
-    def _window_keys(self, now: float) -> dict[str, int]:
-        """{window board key: its TTL in ms} for the windows containing ``now``."""
-        day = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
-        found = {}
-        if "daily" in self.windows:
-            found[self.window_key("daily", day)] = DAY_RETENTION * 1000
-        if "weekly" in self.windows:
-            found[self.window_key("weekly", day)] = WEEK_RETENTION * 1000
+    @staticmethod
+    def _days_around(day: dt.date) -> list[dt.date]:
+        return [day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)]
+
+    def _server_today_estimate(self) -> dt.date:
+        """The server's day, estimated from this app server's clock and their offset (measured once).
+
+        Only to choose the candidate windows around it: the script picks among them by the
+        server's own clock, so the estimate only needs to be right within a day.
+        """
+        if self._offset is None:
+            self._offset = self._server_seconds() - time.time()
+        return dt.datetime.fromtimestamp(time.time() + self._offset, dt.timezone.utc).date()
+
+    def _server_seconds(self) -> float:
+        whole, micros = self.r.time()
+        return whole + micros / 1_000_000
+
+    def _candidate_windows(self, days: list[dt.date]) -> dict[str, tuple[str, int, int, int]]:
+        """{window board key: (kind, span start ms, span end ms, TTL ms)} for the windows of ``days``."""
+        found: dict[str, tuple[str, int, int, int]] = {}
+        for day in days:
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            if "daily" in self.windows:
+                span = (start, start + dt.timedelta(days=1))
+                found[self.window_key("daily", day)] = ("daily", *_span_ms(*span), DAY_RETENTION * 1000)
+            if "weekly" in self.windows:
+                monday = start - dt.timedelta(days=day.weekday())
+                span = (monday, monday + dt.timedelta(days=7))
+                found[self.window_key("weekly", day)] = ("weekly", *_span_ms(*span), WEEK_RETENTION * 1000)
         return found
+
+    def _today(self) -> dt.date:
+        """Today (UTC) by the injected clock, else by the server's clock."""
+        seconds = self.clock() if self.clock is not None else self._server_seconds()
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date()
 
     def window_key(self, kind: str, day: dt.date) -> str:
         if kind == "daily":
@@ -201,18 +256,22 @@ class Leaderboard(Board):
     def _window(self, kind: str, day: dt.date | None) -> Board:
         if kind not in self.windows:
             raise ValueError(f"this board keeps no {kind} window (windows={self.windows})")
-        day = day or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date()
+        day = day or self._today()
         return Board(self.r, self.window_key(kind, day), self.details_key, self.tie_break)
 
     def last_days(self, days: int = 7, *, weights: list[float] | None = None, aggregate: str = "SUM",
                   ttl: float = 60) -> Board:
         """The last ``days`` daily boards combined (ZUNIONSTORE), kept ``ttl`` seconds as a cache."""
         _check_count(days, "days")
-        if aggregate not in ("SUM", "MIN", "MAX"):
-            raise ValueError(f"aggregate must be SUM, MIN or MAX, got {aggregate!r}")
+        validate.choice(aggregate, "aggregate", ("SUM", "MIN", "MAX"))
         if self.tie_break and aggregate == "SUM":
             raise ValueError("tie-broken scores pack a time under the score: combine them with MAX, not SUM")
-        today = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date()
+        if weights is not None:
+            if not isinstance(weights, (list, tuple)) or len(weights) != days:
+                raise ValueError(f"weights must be a list of {days} numbers (one per day, today first), got {weights!r}")
+            weights = [validate.number(w, "weights") for w in weights]
+        ttl = validate.seconds(ttl, "ttl")
+        today = self._today()
         sources = [self.window_key("daily", today - dt.timedelta(days=i)) for i in range(days)]
         destination = keys.key(self.r, "leaderboard", self.name, "last", f"{days}d-{today.isoformat()}-{aggregate}")
         pipe = self.r.pipeline(transaction=True)
@@ -220,6 +279,10 @@ class Leaderboard(Board):
         pipe.pexpire(destination, int(ttl * 1000))
         pipe.execute()
         return Board(self.r, destination, self.details_key, self.tie_break)
+
+
+def _span_ms(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
 def update_score(r: Any, user_id: str, score: float, board: str = "leaderboard") -> None:

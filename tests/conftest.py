@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,24 @@ def backend(request) -> str:
 @pytest.fixture
 def r(request, backend):
     """A client with an empty key space, on the backend under test."""
+    client = _empty_client(request, backend)
+    yield client
+    keys.set_namespace(client, None)
+
+
+@pytest.fixture(params=[b for b in BACKENDS if b != "fake"])
+def on_server(request):
+    """Like ``r``, on every backend but fakeredis: for tests that skew this process's clock.
+
+    fakeredis answers TIME from this very process's ``time.time``, so skewing the app's
+    clock would skew its "server" clock too, and such a test could not tell them apart.
+    """
+    client = _empty_client(request, request.param)
+    yield client
+    keys.set_namespace(client, None)
+
+
+def _empty_client(request, backend: str):
     if backend == "fake":
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     elif backend == "real":
@@ -120,8 +139,23 @@ def r(request, backend):
         if backend == "real" and not request.getfixturevalue("redis_server").running:
             request.getfixturevalue("redis_server").start()
         client.flushall()
-    yield client
-    keys.set_namespace(client, None)
+    return client
+
+
+@pytest.fixture
+def skewed_clock(monkeypatch):
+    """``skewed_clock(offset)`` makes this app server's clock run ``offset`` seconds off.
+
+    Only ``time.time`` moves, as NTP drift would move it; ``time.monotonic`` (timeouts) does
+    not. Pair it with ``on_server``: the server's clock must decide, and on a real server it
+    is untouched.
+    """
+    real_time = time.time
+
+    def skew(offset: float) -> None:
+        monkeypatch.setattr(time, "time", lambda: real_time() + offset)
+
+    return skew
 
 
 @pytest.fixture
@@ -146,7 +180,7 @@ def pytest_collection_modifyitems(config, items):
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        as_attendee = callspec is not None and callspec.params.get("backend") == "attendee"
+        as_attendee = callspec is not None and _backend_of(callspec) == "attendee"
         (dropped if as_attendee and item.get_closest_marker("not_as_attendee") else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -170,8 +204,13 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
-    backend = callspec.params.get("backend") if callspec else None
+    backend = _backend_of(callspec) if callspec else None
     on_server = backend in ("real", "cluster", "attendee") or bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
     if IN_CI and report.skipped and on_server:
         report.outcome = "failed"
         report.longrepr = f"skipped on a real server or cluster under CI=true: {report.longrepr}"
+
+
+def _backend_of(callspec) -> str | None:
+    """The backend a parametrized test runs on (through ``r`` or ``on_server``)."""
+    return callspec.params.get("backend") or callspec.params.get("on_server")

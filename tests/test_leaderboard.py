@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
+import time
 import uuid
 
 import fakeredis
@@ -14,7 +16,7 @@ from patterns import keys
 from patterns import leaderboard as leaderboard_module
 from patterns.leaderboard import TIE_MAX_SCORE, Entry, Leaderboard, get_top_users, update_score
 from patterns.trace import trace
-from helpers import all_keys
+from helpers import all_keys, before_round_trip
 
 NOW = 1_700_000_000.0  # 2023-11-14, a Tuesday
 
@@ -275,3 +277,83 @@ def test_bad_board_options_are_refused():
         Leaderboard(client, windows=("daily",)).weekly()
     with pytest.raises(ValueError, match="with MAX, not SUM"):
         Leaderboard(client, tie_break="earliest").last_days(7)
+
+
+# -- hardening: big reads, exact scores ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_a_read_of_thousands_of_entries_works(r, details):
+    lb = board(r)
+    members = {f"m{i:05d}": i for i in range(9000)}
+    r.zadd(lb.key, members)
+    if details:
+        r.hset(lb.details_key, mapping={m: '{"n":1}' for m in members})
+    top = lb.top(9000)
+    assert len(top) == 9000 and top[0] == Entry(1, "m08999", 8999.0, {"n": 1} if details else None)
+    assert len(lb.page(1, size=8500)) == 8500 and len(lb.around("m04500", radius=4500)) == 9000
+
+
+@pytest.mark.parametrize("score", [10**15 + 1, 0.1234567890123456, -2.5e-10, 2**53, 123456789.98765432])
+def test_submit_returns_exactly_the_score_it_stored(r, score):
+    for mode in ("set", "best", "sum"):
+        lb = Leaderboard(r, f"exact-{mode}", mode=mode, windows=())
+        assert lb.submit("ada", score) == score
+        assert lb.rank("ada").score == score
+
+
+# -- hardening: the server's clock decides ----------------------------------------------------------
+
+
+def test_the_earliest_achiever_is_decided_by_the_servers_clock(on_server, skewed_clock):
+    lb = Leaderboard(on_server, "game", tie_break="earliest")  # no clock: production
+    lb.submit("zed", 100)  # first, from an app server with a good clock
+    skewed_clock(-600)  # a second app server, ten minutes slow, reaches the same score later
+    Leaderboard(on_server, "game", tie_break="earliest").submit("amy", 100)
+    # With the app's clock amy would look ten minutes earlier and win; on the server's clock
+    # zed was first (or, within the same second, they tie and the order is the member's).
+    assert [e.member for e in lb.top(2)] == ["zed", "amy"]
+
+
+def test_todays_board_is_the_servers_today(on_server, skewed_clock):
+    seconds, _ = on_server.time()
+    server_today = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date()
+    skewed_clock(2 * 86400)  # an app server two days ahead
+    lb = Leaderboard(on_server, "game")
+    lb.submit("ada", 10)
+    assert lb.daily(server_today).rank("ada") is not None
+    assert lb.daily().rank("ada") is not None  # "today" for a reader is the server's today too
+    assert lb.weekly(server_today).rank("ada") is not None
+
+
+# -- hardening: remove() is atomic ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", [1, 2, 3])
+def test_a_submit_racing_with_remove_leaves_the_member_on_no_board(r, point):
+    clock = Clock()
+    lb = board(r, clock=clock)
+    lb.submit("ada", 10)
+    racer = Leaderboard(r, "game", clock=Clock(NOW + 86400))  # another app server: tomorrow's boards
+
+    with before_round_trip(point, lambda: racer.submit("ada", 20)):
+        lb.remove("ada")
+    # The racing submit came before the removal finished, so the removal must cover it.
+    boards = [lb.key, *r.zrange(lb.registry_key, 0, -1)]
+    assert [b for b in boards if r.zscore(b, "ada") is not None] == []
+
+
+def test_clear_racing_with_a_submit_to_a_new_window_leaves_no_board_behind(r):
+    lb = board(r)
+    lb.submit("ada", 10)
+    racer = Leaderboard(r, "game", clock=Clock(NOW + 86400))
+    with before_round_trip(2, lambda: racer.submit("bob", 20)):
+        lb.clear()
+    assert all_keys(r) == []
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 0.0004, math.inf, math.nan, "60", True])
+def test_a_board_ttl_redis_cannot_express_is_refused(ttl):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((TypeError, ValueError), match="ttl"):
+        Leaderboard(client, ttl=ttl)

@@ -330,38 +330,27 @@ def test_log_out_everywhere_leaves_nothing_alive_under_threads(r):
 # -- hardening: every deadline on the server's clock -------------------------------------------------
 
 
-@pytest.fixture
-def skewed_clock(monkeypatch):
-    """Make this app server's clock run ``offset`` seconds off (time.time only, as NTP drift would)."""
-    real = time.time
-
-    def skew(offset: float) -> None:
-        monkeypatch.setattr(time, "time", lambda: real() + offset)
-
-    return skew
-
-
 def server_ms(r) -> float:
     seconds, micros = r.time()
     return seconds * 1000 + micros / 1000
 
 
 @pytest.mark.parametrize("offset", [10.0, -5.0])
-def test_the_absolute_deadline_comes_from_the_servers_clock(r, skewed_clock, offset):
-    store = SessionStore(r, idle_ttl=2, absolute_ttl=2)
+def test_the_absolute_deadline_comes_from_the_servers_clock(on_server, skewed_clock, offset):
+    store = SessionStore(on_server, idle_ttl=2, absolute_ttl=2)
     skewed_clock(offset)
     sid = store.create("ada")
     assert store.get(sid) == {}  # a slow app clock must not create a session already dead
-    deadline = float(r.hget(session_key(r, sid), "__absolute__"))
-    assert 0 < deadline - server_ms(r) <= 2000
+    deadline = float(on_server.hget(session_key(on_server, sid), "__absolute__"))
+    assert 0 < deadline - server_ms(on_server) <= 2000
     found = store.info(sid)
     assert found is not None and 0 < found.absolute_left <= 2
     rotated = store.rotate(sid, user_id="bob")
-    assert float(r.hget(session_key(r, rotated), "__absolute__")) == deadline  # rotation never extends it
+    assert float(on_server.hget(session_key(on_server, rotated), "__absolute__")) == deadline  # rotation never extends it
 
 
-def test_a_fast_app_clock_does_not_stretch_an_active_session_past_its_lifetime(r, skewed_clock):
-    store = SessionStore(r, idle_ttl=1.5, absolute_ttl=2)
+def test_a_fast_app_clock_does_not_stretch_an_active_session_past_its_lifetime(on_server, skewed_clock):
+    store = SessionStore(on_server, idle_ttl=1.5, absolute_ttl=2)
     skewed_clock(10.0)
     started = time.monotonic()
     sid = store.create("ada")
@@ -371,15 +360,15 @@ def test_a_fast_app_clock_does_not_stretch_an_active_session_past_its_lifetime(r
     assert store.get(sid) is None
 
 
-def test_a_session_from_set_session_rotates_into_a_logged_in_one_on_the_servers_clock(r, skewed_clock):
-    store = SessionStore(r, idle_ttl=60, absolute_ttl=120)
+def test_a_session_from_set_session_rotates_into_a_logged_in_one_on_the_servers_clock(on_server, skewed_clock):
+    store = SessionStore(on_server, idle_ttl=60, absolute_ttl=120)
     sid = new_session_id()
-    set_session(r, sid, {"cart": [1]})
+    set_session(on_server, sid, {"cart": [1]})
     skewed_clock(-30.0)
     new = store.rotate(sid, user_id="ada")
-    assert get_session(r, sid) is None and store.get(new) == {"cart": [1]}
+    assert get_session(on_server, sid) is None and store.get(new) == {"cart": [1]}
     assert store.user_of(new) == "ada" and store.sessions_of("ada") == [new]
-    assert 0 < float(r.hget(session_key(r, new), "__absolute__")) - server_ms(r) <= 120_000
+    assert 0 < float(on_server.hget(session_key(on_server, new), "__absolute__")) - server_ms(on_server) <= 120_000
 
 
 # -- hardening: rotate validates before the first write ---------------------------------------------

@@ -29,7 +29,14 @@ local members = {}
 for i = 1, #slice, 2 do
   members[#members + 1] = slice[i]
 end
-local details = redis.call('HMGET', KEYS[2], unpack(members))
+-- HMGET in slices: unpack() of more than a few thousand members overflows Lua's C stack.
+local details = {}
+for first = 1, #members, 1000 do
+  local slice = redis.call('HMGET', KEYS[2], unpack(members, first, math.min(first + 999, #members)))
+  for i = 1, #slice do
+    details[first + i - 1] = slice[i]
+  end
+end
 
 local out = {}
 local rank = redis.call('ZCOUNT', KEYS[1], '(' .. slice[2], '+inf') + 1
