@@ -12,6 +12,7 @@ was invalidated while its value was being computed.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import math
@@ -22,9 +23,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, TypeVar
 
-from . import keys
+from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS
+from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
 
@@ -55,12 +56,30 @@ def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES
     return text
 
 
-def _check_seconds(value: float, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
-    return float(value)
+def canonical(value: Any) -> Any:
+    """``value`` as JSON-ready data that keeps apart what plain JSON would merge.
+
+    JSON writes a tuple as a list and a dict's int keys as strings, so ``(1, 2)`` and
+    ``[1, 2]``, or ``{1: "a"}`` and ``{"1": "a"}``, would share a cache key while a
+    function may well answer them differently. Tuples and dicts become tagged objects
+    (``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}``, pairs sorted), and no other
+    JSON object is ever produced, so two different values never encode alike.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotSerializable(f"cannot build a cache key from {value!r}: JSON has no NaN or infinity")
+        return value
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    if isinstance(value, tuple):
+        return {"tuple": [canonical(item) for item in value]}
+    if isinstance(value, dict):
+        pairs = [[canonical(k), canonical(v)] for k, v in value.items()]
+        return {"dict": sorted(pairs, key=lambda pair: json.dumps(pair, sort_keys=True))}
+    raise NotSerializable(f"cannot build a cache key from {type(value).__name__} {value!r}: use JSON types "
+                          "(str, int, float, bool, None, lists, tuples and dicts of them)")
 
 
 @dataclass
@@ -122,27 +141,26 @@ class Cache:
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not 0 <= jitter < 1:
-            raise ValueError(f"jitter must be a fraction in [0, 1), got {jitter!r}")
-        if early_refresh_beta < 0:
-            raise ValueError(f"early_refresh_beta must be >= 0, got {early_refresh_beta!r}")
-        if max_value_bytes is not None and max_value_bytes < 1:
-            raise ValueError(f"max_value_bytes must be >= 1 or None, got {max_value_bytes!r}")
+        self.jitter = validate.number(jitter, "jitter")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be a fraction in [0, 1) of ttl, got {jitter!r}")
+        self.beta = validate.number(early_refresh_beta, "early_refresh_beta", minimum=0)
+        if max_value_bytes is not None:
+            validate.whole(max_value_bytes, "max_value_bytes")
         self.r = r
         self.namespace = keys.validate_namespace(namespace)
-        self.ttl = _check_seconds(ttl, "ttl")
-        self.jitter = jitter
-        self.negative_ttl = None if negative_ttl is None else _check_seconds(negative_ttl, "negative_ttl")
-        self.stale_ttl = _check_seconds(stale_ttl, "stale_ttl", allow_zero=True)
-        self.single_flight = single_flight
-        self.beta = early_refresh_beta
-        self.fill_timeout = _check_seconds(fill_timeout, "fill_timeout")
-        self.wait_timeout = _check_seconds(wait_timeout, "wait_timeout", allow_zero=True)
+        self.ttl = validate.seconds(ttl, "ttl")
+        self.negative_ttl = validate.optional_seconds(negative_ttl, "negative_ttl")
+        self.stale_ttl = validate.seconds(stale_ttl, "stale_ttl", zero=True)
+        self.single_flight = bool(single_flight)
+        self.fill_timeout = validate.seconds(fill_timeout, "fill_timeout")
+        self.wait_timeout = validate.seconds(wait_timeout, "wait_timeout", zero=True)
         self.max_value_bytes = max_value_bytes
-        self.breaker = Breaker(_check_seconds(breaker_seconds, "breaker_seconds", allow_zero=True),
+        self.breaker = Breaker(validate.seconds(breaker_seconds, "breaker_seconds", zero=True),
                                f"cache {self.namespace}", log)
         self.rng = rng or random.Random()
-        self.sleep = sleep
+        self.sleep = validate.function(sleep, "sleep", "seconds")
+        self._full_warned_at = -math.inf
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
 
@@ -158,7 +176,8 @@ class Cache:
     # -- the public operations ----------------------------------------------------------
     def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
-        ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
+        ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
+        validate.function(fetcher, "fetcher", "nothing (it returns the value)")
         fill_keys = self.redis_keys(key)
         deadline = time.monotonic() + self.wait_timeout
         delay, waited = 0.005, False
@@ -171,6 +190,10 @@ class Cache:
             except UNAVAILABLE_ERRORS as error:
                 self._count("redis_errors")
                 self.breaker.trip(error, f"serving {key!r} from the source")
+                return self._from_source(fetcher)
+            except FULL_ERRORS as error:  # Redis is up but cannot store a fill token: no caching now
+                self._count("redis_errors")
+                self._warn_full(error)
                 return self._from_source(fetcher)
             if value is not None and token is None:
                 self._count("hits")
@@ -201,7 +224,7 @@ class Cache:
         Unlike reads, writes and invalidations raise when Redis is down: a lost
         invalidation would leave stale data behind without anyone knowing.
         """
-        ttl = self.ttl if ttl is None else _check_seconds(ttl, "ttl")
+        ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
         text = encode(value, key=key, max_bytes=self.max_value_bytes)
         entry, token_key = self.redis_keys(key)
         pipe = self.r.pipeline(transaction=True)
@@ -222,16 +245,31 @@ class Cache:
     def cached(self, ttl: float | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: cache a function's result per JSON-encodable arguments.
 
-        The wrapped function gains ``.invalidate(*args, **kwargs)``.
+        The wrapped function gains ``.invalidate(*args, **kwargs)``. The arguments are bound
+        to the function's signature first (defaults filled in), so ``f(42)``, ``f(user_id=42)``
+        and ``f(42, fields="all")`` with that default are one entry, and ``f.invalidate(42)``
+        reaches it however it was called; arguments the function would refuse raise its
+        TypeError before Redis is asked.
         """
+        ttl = None if ttl is None else validate.seconds(ttl, "ttl")
 
         def decorate(fn: Callable[..., T]) -> Callable[..., T]:
             prefix = f"{fn.__module__}.{fn.__qualname__}"
+            try:
+                signature: inspect.Signature | None = inspect.signature(fn)
+            except (TypeError, ValueError):  # some builtins have none: key on the call as made
+                signature = None
 
             def key_of(args: tuple, kwargs: dict) -> str:
+                if signature is None:
+                    call: Any = [list(args), kwargs]
+                else:
+                    bound = signature.bind(*args, **kwargs)
+                    bound.apply_defaults()
+                    call = list(bound.arguments.items())
                 try:
-                    return prefix + ":" + json.dumps([args, kwargs], sort_keys=True, separators=(",", ":"))
-                except TypeError as error:
+                    return prefix + ":" + json.dumps(canonical(call), separators=(",", ":"))
+                except NotSerializable as error:
                     raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
 
             @functools.wraps(fn)
@@ -277,6 +315,11 @@ class Cache:
             self._count("redis_errors")
             self.breaker.trip(error, f"returning {key!r} uncached")
             return value
+        except FULL_ERRORS as error:
+            self._count("redis_errors")
+            self._warn_full(error)
+            self._give_back(fill_keys[1], token)
+            return value
         if not written:
             self._count("fills_refused")
         return value
@@ -284,8 +327,16 @@ class Cache:
     def _give_back(self, token_key: str, token: str) -> None:
         try:
             _RELEASE(self.r, [token_key], [token])
-        except UNAVAILABLE_ERRORS:
+        except UNAVAILABLE_ERRORS + FULL_ERRORS:
             pass  # the token expires by itself after fill_timeout
+
+    def _warn_full(self, error: Exception) -> None:
+        # Hits keep working, so the breaker stays closed; one warning per breaker period, not per miss.
+        now = time.monotonic()
+        if now - self._full_warned_at >= max(self.breaker.seconds, 1.0):
+            self._full_warned_at = now
+            log.warning("cache %s: Redis refuses writes (%s); serving misses from the source uncached",
+                        self.namespace, error)
 
     def _from_source(self, fetcher: Callable[[], T]) -> T:
         self._count("origin_calls")
@@ -309,7 +360,7 @@ def get_or_set(r: Any, key: str, fetcher: Callable[[], T], ttl_seconds: float = 
     invalidated while it was being fetched is not written back; if Redis is down the
     fetcher's value is returned instead of an error.
     """
-    return Cache(r, ttl=ttl_seconds, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0).get_or_set(
+    return Cache(r, ttl=validate.seconds(ttl_seconds, "ttl_seconds"), jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0).get_or_set(
         key, fetcher
     )
 

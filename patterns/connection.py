@@ -42,6 +42,12 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ReadOnlyError,
 )
 
+# A server that is up but refuses to store anything more: ``maxmemory`` reached under the
+# ``noeviction`` policy (which docs/workshop.md recommends for a shared server). Reads still
+# work. A cache serves from the source, a rate limiter decides as when Redis is down, a lock
+# is not granted; a write the caller must know about (a session, a score) raises.
+FULL_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.OutOfMemoryError,)
+
 _lock = threading.Lock()
 _fake_server: Any = None
 _pools: dict[str, redis.ConnectionPool] = {}

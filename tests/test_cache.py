@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 
 from patterns import Cache, get_or_set, invalidate, keys
 from patterns.errors import NotSerializable, ValueTooLarge
+from patterns.sandbox import LocalServer, redis_server_binary
 from patterns.trace import trace
+from conftest import _started
 
 
 class Origin:
@@ -305,8 +308,8 @@ def test_keys_live_under_the_clients_namespace(r):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"ttl": 0}, "ttl must be > 0"),
-        ({"ttl": "60"}, "ttl must be a number"),
+        ({"ttl": 0}, "ttl must be a positive number"),
+        ({"ttl": "60"}, "ttl must be a positive number of seconds"),
         ({"jitter": 1.5}, "jitter must be a fraction"),
         ({"early_refresh_beta": -1}, "early_refresh_beta"),
         ({"max_value_bytes": 0}, "max_value_bytes"),
@@ -385,3 +388,114 @@ def test_when_the_real_server_is_unreachable_the_cache_serves_from_the_source_qu
     started = time.monotonic()
     assert get_or_set(client, "k", Origin("from the database"), 60) == "from the database"
     assert time.monotonic() - started < 5
+
+
+# -- hardening: one call, one key ------------------------------------------------------------------
+
+
+def test_a_call_has_one_key_however_its_arguments_are_passed(r):
+    cache = Cache(r, "t")
+    calls = []
+
+    @cache.cached(ttl=60)
+    def profile(user_id: int, fields: str = "all") -> dict:
+        calls.append(user_id)
+        return {"id": user_id}
+
+    profile(42)
+    profile(user_id=42)
+    profile(42, "all")
+    profile(42, fields="all")
+    assert calls == [42]  # one entry, four spellings
+    assert profile.invalidate(user_id=42) is True
+    profile(42)
+    assert calls == [42, 42]  # the invalidation reached the entry every spelling reads
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ((1, 2), [1, 2]),
+    ({1: "a"}, {"1": "a"}),
+    (1, 1.5),
+    (True, 1),
+    (None, "null"),
+])
+def test_different_arguments_never_share_a_key(r, first, second):
+    cache = Cache(r, "t")
+    seen = []
+
+    @cache.cached(ttl=60)
+    def echo(value):
+        seen.append(value)
+        return repr(value)
+
+    assert echo(first) == repr(first) and echo(second) == repr(second)
+    assert len(seen) == 2
+
+
+def test_arguments_the_function_would_refuse_are_refused_before_redis(r):
+    cache = Cache(r, "t")
+    cached = cache.cached()(lambda user_id: user_id)
+    with trace(r) as t:
+        with pytest.raises(TypeError):
+            cached(1, 2)
+    assert t.commands == []
+
+
+# -- hardening: a server that cannot store ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_server():
+    """A real server whose memory policy is noeviction, as docs/workshop.md recommends."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    server = _started(lambda: LocalServer("--maxmemory-policy", "noeviction"))
+    yield server
+    server.cleanup()
+
+
+def test_a_cache_whose_redis_is_out_of_memory_serves_from_the_source(full_server):
+    client = redis.Redis(port=full_server.port, decode_responses=True)
+    client.flushall()
+    cache = Cache(client, "t")
+    assert cache.get_or_set("kept", Origin("cached before")) == "cached before"
+    client.config_set("maxmemory", 1)  # now over maxmemory: every write is refused (OOM)
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            client.set("probe", "x")
+        origin = Origin({"fresh": True})
+        assert [cache.get_or_set(f"new-{i}", origin) for i in range(3)] == [{"fresh": True}] * 3
+        assert origin.calls == 3 and cache.stats.redis_errors == 3
+        assert cache.get_or_set("kept", Origin("unused")) == "cached before"  # hits still come from Redis
+        assert get_or_set(client, "seed", lambda: 7) == 7  # and the seed's function too
+    finally:
+        client.config_set("maxmemory", 0)
+        client.flushall()
+
+
+# -- hardening: durations Redis cannot express -------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["ttl", "negative_ttl", "stale_ttl", "fill_timeout", "wait_timeout",
+                                    "breaker_seconds"])
+@pytest.mark.parametrize("value", [math.inf, math.nan, 0.0004, -1, True])
+def test_durations_redis_cannot_express_are_value_errors_naming_the_option(option, value):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((TypeError, ValueError), match=option) as raised:
+        Cache(client, **{option: value})
+    assert raised.type is (TypeError if value is True else ValueError)
+
+
+@pytest.mark.parametrize("ttl", [math.inf, 0.0004, math.nan, 0])
+def test_get_or_set_refuses_a_ttl_redis_cannot_express(r, ttl):
+    with pytest.raises(ValueError, match="ttl"):
+        get_or_set(r, "k", lambda: 1, ttl_seconds=ttl)
+
+
+@pytest.mark.parametrize(("option", "value"), [("early_refresh_beta", math.nan), ("early_refresh_beta", math.inf),
+                                               ("jitter", math.nan), ("max_value_bytes", 1.5),
+                                               ("max_value_bytes", True)])
+def test_numbers_that_are_not_finite_or_whole_are_refused(option, value):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises((TypeError, ValueError), match=option):
+        Cache(client, **{option: value})
