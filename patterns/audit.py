@@ -106,14 +106,28 @@ def _server_facts(r: Any, report: AuditReport) -> None:
     except redis.ResponseError:  # CONFIG may be denied to this user
         pass
     try:
-        info = r.info("clients") | r.info("stats")
-        if is_cluster(r):  # one entry per node: add them up
-            info = {k: sum(v[k] for v in info.values() if isinstance(v, dict) and k in v)
-                    for k in ("connected_clients", "total_connections_received")}
+        info = _info_everywhere(r, "clients") | _info_everywhere(r, "stats")
         report.connected_clients = int(info.get("connected_clients", 0))
         report.connections_received = int(info.get("total_connections_received", 0))
     except redis.ResponseError:
         pass
+
+
+def _info_everywhere(r: Any, section: str) -> dict[str, Any]:
+    """INFO ``section``; on a cluster, asked of every primary and each number added up.
+
+    A cluster client sends INFO to one node unless told otherwise, so a cluster's clients
+    would be one node's; its answer per node is then {node: {field: value}}.
+    """
+    if not is_cluster(r):
+        return r.info(section)
+    per_node = r.info(section, target_nodes=redis.RedisCluster.PRIMARIES)
+    totals: dict[str, Any] = {}
+    for fields in per_node.values():
+        for name, value in fields.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[name] = totals.get(name, 0) + value
+    return totals
 
 
 def audit(

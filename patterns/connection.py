@@ -28,7 +28,15 @@ URL_SCHEMES = ("redis", "rediss", "unix")
 # Every call on a real server is bounded: a dead server costs seconds, never a hang.
 CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 5.0
+# A command whose connection was cut (the server restarted, a proxy or CLIENT KILL dropped it)
+# is sent again on a new connection, up to RETRIES more times, with a short backoff. A timeout
+# is not retried: the server is slow or frozen, and waiting again would multiply the bound and
+# could run the command twice on a server that was only slow.
 RETRIES = 2
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES, supported_errors=(redis.ConnectionError,))
 
 # What "Redis is unavailable right now" looks like to a client, whatever the deployment: no
 # connection, no answer in time, a cluster that has declared itself down (a master lost and
@@ -197,12 +205,15 @@ def _pool_for(url: str) -> redis.ConnectionPool:
     with _lock:
         pool = _pools.get(url)
         if pool is None:
+            # The retry belongs to the pool's connections: redis-py ignores Redis(retry=...) when a
+            # connection_pool is given.
             pool = redis.ConnectionPool.from_url(
                 url,
                 decode_responses=True,
                 socket_connect_timeout=CONNECT_TIMEOUT,
                 socket_timeout=SOCKET_TIMEOUT,
                 health_check_interval=30,
+                retry=_retry(),
             )
             _pools[url] = pool
         return pool
@@ -210,10 +221,7 @@ def _pool_for(url: str) -> redis.ConnectionPool:
 
 def _real_client(url: str) -> redis.Redis:
     _validate_url(url)
-    client = redis.Redis(
-        connection_pool=_pool_for(url),
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
-    )
+    client = redis.Redis(connection_pool=_pool_for(url))
     try:
         client.ping()
     except redis.AuthenticationError as error:
@@ -254,7 +262,7 @@ def _cluster_client(url: str) -> redis.RedisCluster:
         decode_responses=True,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=SOCKET_TIMEOUT,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+        retry=_retry(),
     )
 
 

@@ -87,15 +87,28 @@ class LocalServer:
                 break
         raise RuntimeError(f"redis-server did not start on 127.0.0.1:{self.port}: {last_error}")
 
-    def _wait_ready(self, timeout: float = 10.0) -> bool:
+    @property
+    def password(self) -> str | None:
+        """The default user's password, when the server was started with ``--requirepass``."""
+        args = list(self.extra_args)
+        return args[args.index("--requirepass") + 1] if "--requirepass" in args else None
+
+    def _wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until *our* process answers on the port.
+
+        Another process on the machine may take the port between the check that found it
+        free and our bind: our server then exits, while the port answers as someone else's
+        server. A PING would be fooled (and the tests would FLUSHALL a stranger), so the
+        server must name our process id.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
                 return False
             try:
-                with redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5) as probe:
-                    if probe.ping():
-                        return True
+                with redis.Redis(port=self.port, password=self.password, socket_timeout=1,
+                                 socket_connect_timeout=1) as probe:
+                    return int(probe.info("server")["process_id"]) == self.process.pid
             except redis.RedisError:
                 time.sleep(0.05)
         return False

@@ -14,8 +14,14 @@ SHUTDOWN, ACL changes, CLIENT KILL, SCRIPT FLUSH, FUNCTION, SELECT ... (ATTENDEE
 Key patterns guard commands that name keys; keyless commands see the whole server. SCAN
 would list every attendee's key names (and a session id in a key name is a credential), so
 attendees get no SCAN unless the host passes ``--allow-scan``; RANDOMKEY and PUBSUB CHANNELS
-are refused for the same reason. What an attendee can still learn about others: DBSIZE (a
-count), and the server's shared memory and speed.
+are refused for the same reason, and PUBSUB NUMSUB/SHARDNUMSUB, which would tell whether
+another attendee listens on a channel it names. What an attendee can still learn about
+others: DBSIZE and PUBSUB NUMPAT (server-wide counts that name nobody), and the server's
+shared memory and speed.
+
+The fences hold only if nobody can walk round them: ``provision`` refuses a server where
+an enabled user (``default`` above all) needs no password, and every attendee may run EVAL,
+so the server must carry the October 2025 Lua fixes (CVE-2025-49844 and its siblings).
 
 Only users this module made are touched by ``status`` and ``teardown``: a name
 ``<prefix>-<number>`` whose key pattern is exactly ``~<name>:*``. Everything else on the
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import secrets
 import sys
@@ -43,6 +50,12 @@ from .errors import PatternError
 DEFAULT_PREFIX = "attendee"
 PASSWORD_BYTES = 32  # 256 bits, URL-safe: a guess has no chance, and it needs no quoting in a URL
 MINIMUM_VERSION = (6, 2)  # channel patterns (&) in ACL rules arrived in Redis 6.2
+# The first upstream releases of each line with the fixes for CVE-2025-49844, -46817, -46818 and
+# -46819 (Lua: remote code execution, running as another user, out-of-bounds reads), released
+# 2025-10-03. Distributions backport them without changing the version (Debian 12's
+# 7.0.15-1~deb12u6 carries them), so an older-looking version is a warning, not a refusal.
+LUA_FIXED_IN = {(6, 2): (6, 2, 20), (7, 2): (7, 2, 11), (7, 4): (7, 4, 6), (8, 0): (8, 0, 4), (8, 2): (8, 2, 2)}
+OPEN_USERS_FLAG = "--insecure-allow-passwordless-users"
 
 # Applied in order after "-@all": everything, minus what reaches past the attendee's own keys.
 ATTENDEE_COMMANDS: tuple[str, ...] = (
@@ -55,6 +68,8 @@ ATTENDEE_COMMANDS: tuple[str, ...] = (
     "-select", "-move", "-copy",
     # Keyless and server-wide: they would show other attendees' key and channel names.
     "-scan", "-randomkey", "-pubsub|channels", "-pubsub|shardchannels", "-client|tracking",
+    # Keyless too: whether anyone listens on a named channel (another attendee's, say).
+    "-pubsub|numsub", "-pubsub|shardnumsub",
     "-cluster|getkeysinslot", "-cluster|countkeysinslot",
     # Shared by everyone: one attendee must not flush or kill what the others rely on.
     "-script|flush", "-script|kill", "-script|debug", "-function", "-fcall", "-fcall_ro",
@@ -158,6 +173,16 @@ def find_attendees(r: Any, prefix: str = DEFAULT_PREFIX) -> dict[str, bool]:
     return found
 
 
+def open_users(r: Any) -> list[str]:
+    """The enabled users that need no password (``nopass``): anyone may connect as them."""
+    found = []
+    for name in sorted(r.acl_users()):
+        flags = (r.acl_getuser(name) or {}).get("flags", [])
+        if "on" in flags and "nopass" in flags:
+            found.append(name)
+    return found
+
+
 def provision(
     r: Any,
     attendees: int,
@@ -166,18 +191,33 @@ def provision(
     known: dict[str, str] | None = None,
     allow_scan: bool = False,
     reissue: bool = False,
+    allow_open_users: bool = False,
 ) -> list[Attendee]:
-    """Make sure users ``<prefix>-01`` ... exist with the attendee rules; keep existing passwords.
+    """Make sure users ``<prefix>-01`` ... exist with exactly the attendee rules.
 
     ``known`` holds passwords from an earlier run (its output file): a user that still has
     that password keeps it, one that vanished (a server restart without an ACL file) is made
     again with it, so attendees' URLs keep working. ``reissue`` gives existing users new ones.
+    Every user is reset to the documented rules and one password, so whatever an admin added
+    since (``nopass``, another password, a selector, a command) is gone.
+
+    A server where an enabled user needs no password is refused before anything is made:
+    anyone could connect as that user (``default``, on a server out of the box) and walk
+    round every fence. ``allow_open_users`` overrides it, for a host who knows.
     """
+    if isinstance(attendees, bool) or not isinstance(attendees, int):
+        raise TypeError(f"--attendees must be a whole number, got {attendees!r}")
     if attendees < 1 or attendees > 999:
         raise ValueError(f"--attendees must be between 1 and 999, got {attendees}")
     _check_prefix(prefix)
     known = known or {}
     existing, ours = set(r.acl_users()), find_attendees(r, prefix)
+    unguarded = [name for name in open_users(r) if name not in ours]
+    if unguarded and not allow_open_users:
+        raise PatternError(
+            f"user {unguarded[0]!r} needs no password, so anyone can connect as {unguarded[0]!r} and every attendee's "
+            f"fence is pointless: give it a password (ACL SETUSER {unguarded[0]} resetpass >PASSWORD, or requirepass "
+            f"for 'default') and use it in the admin URL, or pass {OPEN_USERS_FLAG} if you accept that risk")
     names = [f"{prefix}-{number:02d}" for number in range(1, attendees + 1)]  # 01..99, then 100..999
     strangers = [name for name in names if name in existing and name not in ours]
     if strangers:
@@ -185,18 +225,21 @@ def provision(
                            f"is not ~{strangers[0]}:*); leave it alone and choose another --prefix")
     made = []
     for name in names:
-        password = known.get(name)
         is_new = name not in existing
-        if not is_new and (reissue or (password and not _has_password(r, name, password))):
-            password = secrets.token_urlsafe(PASSWORD_BYTES) if reissue else None
-        if is_new and password is None:
-            password = secrets.token_urlsafe(PASSWORD_BYTES)
-        rules = attendee_rules(name, allow_scan=allow_scan)
-        if is_new or reissue:
-            r.execute_command("ACL", "SETUSER", name, "reset", f">{password}", *rules)
-        else:  # keep its password; re-apply the rules in case they drifted
-            r.execute_command("ACL", "SETUSER", name, *rules)
-        made.append(Attendee(name, password, created=is_new))
+        password, kept_hash = known.get(name), None
+        if not is_new and not reissue:
+            hashes = (r.acl_getuser(name) or {}).get("passwords", [])
+            if password and hashes and _digest(password) not in hashes:
+                password = None  # changed since the file was written: the file's password is not this user's
+            # (no hashes at all: it drifted to nopass or lost its password; the file's password comes back)
+            if password is None and len(hashes) == 1:
+                kept_hash = hashes[0]  # keep the one password it has, without knowing it
+        if password is None and kept_hash is None:
+            password = secrets.token_urlsafe(PASSWORD_BYTES)  # new, reissued, or drifted beyond telling
+        secret = f">{password}" if password is not None else f"#{kept_hash}"
+        # One command, applied at once: reset (no password, no selectors, no rules), then exactly ours.
+        r.execute_command("ACL", "SETUSER", name, "reset", secret, *attendee_rules(name, allow_scan=allow_scan))
+        made.append(Attendee(name, password, created=is_new))  # password None: kept, not known to this run
     return made
 
 
@@ -281,9 +324,9 @@ def _owner(key: str, rows: dict[str, AttendeeStatus]) -> AttendeeStatus | None:
     return rows.get(key.split(":", 1)[0])
 
 
-def _has_password(r: Any, name: str, password: str) -> bool:
-    digest = hashlib.sha256(password.encode()).hexdigest()
-    return digest in (r.acl_getuser(name) or {}).get("passwords", [])
+def _digest(password: str) -> str:
+    """The SHA-256 hex digest ACL GETUSER shows for a password."""
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def _flat(rules: Any) -> str:
@@ -315,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--allow-scan", action="store_true",
                              help="let attendees SCAN (they would see every attendee's key names)")
             sub.add_argument("--reissue", action="store_true", help="give existing attendees new passwords")
+            sub.add_argument(OPEN_USERS_FLAG, dest="allow_open_users", action="store_true",
+                             help="provision even though a user (e.g. 'default') needs no password: anyone can "
+                                  "then connect as that user and walk round every attendee's fence")
         if command == "teardown":
             sub.add_argument("--count", type=int, default=500, help="keys per SCAN batch and per UNLINK")
     args = parser.parse_args(argv)
@@ -325,18 +371,55 @@ def _provision_command(args: argparse.Namespace) -> int:
     r = admin_client(args.url)
     known = read_known(args.out) if args.out else {}
     made = provision(r, args.attendees, prefix=args.prefix, known=known, allow_scan=args.allow_scan,
-                     reissue=args.reissue)
+                     reissue=args.reissue, allow_open_users=args.allow_open_users)
     public = _public_url(args.url, args.host)
     lines = [attendee.line(public) for attendee in made]
     print("\n".join(lines))
     if args.out:
-        args.out.touch(mode=0o600, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_private(args.out, "\n".join(lines) + "\n")
     new = sum(a.created for a in made)
     saved = "saved to the ACL file" if save_acl(r) else (
         "in memory only (no ACL file): after a server restart run provision again with the same --out file")
     print(f"{len(made)} attendees ({new} new, {len(made) - new} kept); users {saved}", file=sys.stderr)
+    for warning in server_warnings(r, allow_open_users=args.allow_open_users):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), even if the file existed.
+
+    The mode is set on the open file before the first byte is written: a file that was
+    0644 (an old list, a copy) never holds a password while others may read it. A symbolic
+    link is refused rather than followed.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def server_warnings(r: Any, *, allow_open_users: bool = False) -> list[str]:
+    """What the host must know about the server before attendees connect."""
+    version = server_version(r)
+    numbers = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    fixed = LUA_FIXED_IN.get(numbers[:2])
+    if fixed and numbers >= fixed:
+        state = f"Redis {version} carries them upstream"
+    elif fixed:
+        state = f"Redis {version} is older than {'.'.join(map(str, fixed))}, the first upstream release of its line with them"
+    else:
+        state = (f"Redis {version} is from a line that got no upstream fix (it is past its end of life): only a "
+                 "distribution's patched package has them (Debian 12: 7.0.15-1~deb12u6 or later)")
+    found = [f"every attendee may run EVAL: the server must carry the October 2025 Lua fixes (CVE-2025-49844, "
+             f"CVE-2025-46817, CVE-2025-46818, CVE-2025-46819) or a Lua script can take over the server; {state}. "
+             "Run the newest patch release of your line, or your distribution's latest security update"]
+    if allow_open_users:
+        found += [f"anyone can connect as {name!r}: it needs no password" for name in open_users(r)]
+    return found
 
 
 def _status_command(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from patterns import Cache
 from patterns.audit import audit, prefix_of, scan_batches
@@ -148,3 +149,16 @@ class _RepeatingScan:
 def test_scan_batches_keeps_count_and_drops_repeats_only_when_asked():
     assert list(scan_batches(_RepeatingScan(), "*", 2)) == [["a", "b"], ["a", "c"], ["b"]]
     assert list(scan_batches(_RepeatingScan(), "*", 2, once=True)) == [["a", "b"], ["c"]]
+
+
+def test_the_cluster_report_counts_the_clients_of_every_primary(cluster_client, redis_cluster):
+    cluster_client.flushall()
+    extra = [redis.Redis(port=port) for port in redis_cluster.ports]  # one more client on each node
+    for client in extra:
+        client.ping()
+    report = audit(cluster_client)
+    # At least the cluster client's own connection and the extra one, on every node: not one node's.
+    assert report.connected_clients is not None and report.connected_clients >= len(redis_cluster.ports) * 2
+    assert report.connections_received >= len(redis_cluster.ports)
+    for client in extra:
+        client.close()

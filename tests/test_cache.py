@@ -499,3 +499,17 @@ def test_numbers_that_are_not_finite_or_whole_are_refused(option, value):
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     with pytest.raises((TypeError, ValueError), match=option):
         Cache(client, **{option: value})
+
+
+def test_a_read_sent_again_after_a_lost_reply_still_makes_this_caller_the_filler(r):
+    # A retried read may have run already and set this caller's fill token; sent again, it must
+    # hand the same caller the token, not tell it to wait for itself until wait_timeout.
+    from patterns import cache as cache_module
+
+    cache = Cache(r, "t")
+    arguments = ["my-token", 10_000, 0, "0", 1]
+    first = cache_module._READ(r, cache.redis_keys("k"), arguments)
+    again = cache_module._READ(r, cache.redis_keys("k"), arguments)
+    assert first[2] == "my-token" and again[2] == "my-token"
+    other = cache_module._READ(r, cache.redis_keys("k"), ["other-token", 10_000, 0, "0", 1])
+    assert other[2] is None  # anyone else waits for the filler (single flight)

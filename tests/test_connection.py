@@ -5,9 +5,10 @@ import threading
 import time
 
 import pytest
+import redis
 
 import patterns
-from patterns import keys
+from patterns import connection, keys
 from patterns.connection import mask_password
 
 
@@ -113,3 +114,61 @@ def test_a_cluster_url_selecting_another_database_is_refused(redis_cluster):
 
 def test_a_single_server_is_not_mistaken_for_a_cluster(real):
     assert not patterns.is_cluster(real)
+
+
+# -- hardening: the retries the README promises ---------------------------------------------------------
+
+
+def _server_of(r, key):
+    """An admin client of the server that holds ``key`` (the node that owns its slot, on a cluster)."""
+    if patterns.is_cluster(r):
+        return r.get_node_from_key(key).redis_connection
+    return getattr(r, "admin", r)
+
+
+def kill_blocked_calls(admin, times: int, done: threading.Event) -> list[int]:
+    """Kill the connection blocked in BLPOP, ``times`` times (each retry blocks again)."""
+    killed: list[int] = []
+
+    def run():
+        while len(killed) < times and not done.is_set():
+            for client in admin.client_list():
+                if client.get("cmd") == "blpop" and int(client["id"]) not in killed:
+                    admin.client_kill_filter(_id=client["id"])
+                    killed.append(int(client["id"]))
+            time.sleep(0.01)
+
+    threading.Thread(target=run, daemon=True).start()
+    return killed
+
+
+@pytest.mark.parametrize("kills", [1, connection.RETRIES])
+def test_a_connection_killed_mid_command_is_retried_and_the_command_succeeds(on_server, kills):
+    key = keys.plain(on_server, "nothing-here")
+    done = threading.Event()
+    killed = kill_blocked_calls(_server_of(on_server, key), kills, done)
+    try:
+        assert on_server.blpop([key], timeout=2) is None  # it waited its 2 s, after being cut off
+    finally:
+        done.set()
+    assert len(killed) == kills
+
+
+def test_after_as_many_failures_as_retries_plus_one_the_error_surfaces(real):
+    key = "nothing-here"
+    done = threading.Event()
+    killed = kill_blocked_calls(real, connection.RETRIES + 1, done)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            real.blpop([key], timeout=3)
+    finally:
+        done.set()
+    assert len(killed) == connection.RETRIES + 1
+
+
+def test_an_idle_connection_killed_by_the_server_is_replaced(on_server):
+    key = keys.plain(on_server, "k")
+    on_server.set(key, "v", ex=60)
+    admin = _server_of(on_server, key)
+    admin.client_kill_filter(_type="normal", skipme=True)
+    assert on_server.get(key) == "v"

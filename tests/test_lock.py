@@ -292,3 +292,16 @@ def test_extend_refuses_a_lease_below_one_millisecond_and_keeps_the_lock(r):
     with pytest.raises(ValueError, match="ttl"):
         lock.extend(0.0004)
     assert lock.owned() and r.pttl(lock.key) > 1000
+
+
+def test_an_acquire_sent_again_after_a_lost_reply_is_granted_with_the_same_fencing_token(r):
+    # A retried command may have run already: its reply was lost with the connection. The
+    # acquire must then answer "yours", not "taken", or the caller waits out its own lease.
+    from patterns import lock as lock_module
+
+    lock = Lock(r, "job", ttl=5)
+    arguments = ["my-token", 5000, lock_module.FENCE_TTL_MS]
+    first = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], arguments)
+    again = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], arguments)
+    assert first is not None and again == first
+    assert lock_module._ACQUIRE(r, [lock.key, lock.fence_key], ["someone-else", 5000, 1000]) is None

@@ -191,6 +191,7 @@ FORBIDDEN = [
     ("MOVE", "attendee-01:x", "1"), ("COPY", "attendee-01:x", "attendee-01:y", "DB", "1"),
     ("MIGRATE", "127.0.0.1", "1", "attendee-01:x", "0", "10"), ("SORT", "attendee-01:list"),
     ("PUBSUB", "CHANNELS"), ("PUBSUB", "SHARDCHANNELS"), ("CLUSTER", "GETKEYSINSLOT", "0", "10"),
+    ("PUBSUB", "NUMSUB", "attendee-02:news"), ("PUBSUB", "SHARDNUMSUB", "attendee-02:news"),
     ("EVAL", "return redis.call('FLUSHALL')", "0"), ("EVAL", "return redis.call('KEYS', '*')", "0"),
     ("EVAL", "return redis.call('FLUSHDB')", "0"), ("EVAL", "return redis.call('RANDOMKEY')", "0"),
     ("EVAL", "return redis.call('DEL', 'attendee-02:user:1')", "0"),
@@ -278,13 +279,14 @@ def test_reissue_gives_new_passwords_and_the_old_ones_stop_working(host, admin_u
 
 
 def test_after_a_restart_provision_with_the_file_brings_back_the_same_passwords(tmp_path):
-    with LocalServer() as plain_server:
+    with LocalServer("--requirepass", HOST_PASSWORD) as plain_server:
+        admin = f"redis://default:{HOST_PASSWORD}@127.0.0.1:{plain_server.port}/0"
         out = tmp_path / "attendees.txt"
-        assert workshop.main(["provision", plain_server.url, "--attendees", "2", "--out", str(out)]) == 0
+        assert workshop.main(["provision", admin, "--attendees", "2", "--out", str(out)]) == 0
         before = out.read_text()
         plain_server.restart()  # no ACL file: the users are gone
-        assert workshop.find_attendees(workshop.admin_client(plain_server.url)) == {}
-        assert workshop.main(["provision", plain_server.url, "--attendees", "2", "--out", str(out)]) == 0
+        assert workshop.find_attendees(workshop.admin_client(admin)) == {}
+        assert workshop.main(["provision", admin, "--attendees", "2", "--out", str(out)]) == 0
         assert out.read_text() == before
         url = before.split()[0].split("=", 1)[1]
         assert patterns.connect(url, namespace="attendee-01").acl_whoami() == "attendee-01"
@@ -424,11 +426,12 @@ def test_over_tls_the_attendees_urls_are_rediss_and_plain_text_is_refused(server
     port = free_ports()[0]
     process = subprocess.Popen(
         [redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--requirepass", HOST_PASSWORD,
          "--tls-cert-file", files["server.crt"], "--tls-key-file", files["server.key"],
          "--tls-ca-cert-file", files["ca.crt"], "--tls-auth-clients", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        admin_url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={files['ca.crt']}"
+        admin_url = f"rediss://default:{HOST_PASSWORD}@127.0.0.1:{port}/0?ssl_ca_certs={files['ca.crt']}"
         assert wait_for(lambda: _answers(admin_url))
         out = tmp_path / "attendees.txt"
         assert workshop.main(["provision", admin_url, "--attendees", "1", "--out", str(out)]) == 0
@@ -449,3 +452,96 @@ def _answers(url: str) -> bool:
         return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5).ping()
     except redis.RedisError:
         return False
+
+
+# -- hardening: the host's own server ------------------------------------------------------------------
+
+@pytest.fixture
+def open_server():
+    """A throwaway server as it comes out of the box: its default user needs no password."""
+    with LocalServer() as local:
+        yield local
+
+
+def test_provision_refuses_a_server_whose_default_user_needs_no_password(open_server):
+    r = workshop.admin_client(open_server.url)
+    with pytest.raises(PatternError, match="'default' needs no password"):
+        workshop.provision(r, 2)
+    assert r.acl_users() == ["default"]  # nothing made
+    result = run_cli("provision", open_server.url, "--attendees", "2")
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert "--insecure-allow-passwordless-users" in result.stderr and r.acl_users() == ["default"]
+
+
+def test_the_host_may_override_the_refusal_with_a_flag_that_says_what_it_risks(open_server):
+    result = run_cli("provision", open_server.url, "--attendees", "1", "--insecure-allow-passwordless-users")
+    assert result.returncode == 0 and result.stdout.startswith("REDIS_URL=redis://attendee-01:")
+    assert "anyone can connect as 'default'" in result.stderr
+
+
+def test_another_enabled_user_without_a_password_is_refused_too(host):
+    host.acl_setuser("monitoring", enabled=True, nopass=True, commands=["+ping"])
+    with pytest.raises(PatternError, match="'monitoring' needs no password"):
+        workshop.provision(host, 1)
+    assert "attendee-01" not in host.acl_users()
+
+
+def test_an_existing_out_file_is_made_private_before_any_password_is_written(host, admin_url, tmp_path):
+    out = tmp_path / "attendees.txt"
+    out.write_text("old notes\n")
+    out.chmod(0o644)
+    assert run_cli("provision", admin_url, "--attendees", "2", "--out", str(out)).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and "REDIS_URL=" in out.read_text()
+
+
+@pytest.mark.parametrize("drift", [("nopass",), (">extra-password", "(~* +get)")], ids=["nopass", "password+selector"])
+def test_reprovisioning_removes_drift_an_admin_added(host, admin_url, server, drift):
+    (a,) = workshop.provision(host, 1)
+    host.set("secret-of-the-host", "x")
+    host.execute_command("ACL", "SETUSER", a.name, *drift)
+    intruder = "anything" if drift == ("nopass",) else "extra-password"
+    sneaky = redis.Redis(port=server.port, username=a.name, password=intruder, decode_responses=True)
+    assert sneaky.ping()  # the drift lets someone else in
+    (again,) = workshop.provision(host, 1, known={a.name: a.password})
+    assert again.password == a.password
+    once = Retry(NoBackoff(), 0)
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=server.port, username=a.name, password=intruder, retry=once).ping()
+    ra = redis.Redis(port=server.port, username=a.name, password=a.password, decode_responses=True)
+    assert refused(lambda: ra.get("secret-of-the-host"))
+    user = host.acl_getuser(a.name)
+    assert not user.get("selectors") and "nopass" not in user["flags"] and len(user["passwords"]) == 1
+
+
+def test_reprovisioning_without_the_file_keeps_a_single_password_but_removes_the_rest_of_the_drift(host, server):
+    (a,) = workshop.provision(host, 1)
+    host.execute_command("ACL", "SETUSER", a.name, "(~* +get)", "+flushall")
+    (again,) = workshop.provision(host, 1)  # no --out file: the password is kept, not shown
+    assert again.password is None
+    ra = redis.Redis(port=server.port, username=a.name, password=a.password, decode_responses=True)
+    assert ra.ping() and refused(lambda: ra.execute_command("FLUSHALL"))
+    assert not host.acl_getuser(a.name).get("selectors")
+
+
+def test_what_an_attendee_can_observe_about_the_others_is_only_server_wide_counts(room):
+    (a, b), (ra, rb) = room
+    rb.set(keys.plain(rb, "user:1"), "B's data", ex=60)
+    pubsub = rb.pubsub()
+    subscribe(pubsub, "subscribe", keys.channel(rb, "news"))
+    # Allowed, and what they tell: how many keys the whole server holds, how many pattern
+    # subscriptions it has. Neither names anyone or anything (docs/workshop.md).
+    assert ra.dbsize() == 1 and isinstance(ra.execute_command("PUBSUB", "NUMPAT"), int)
+    # Refused: anything that would say whether B is listening, or what B's keys are called.
+    for command in (("PUBSUB", "NUMSUB", f"{b.name}:news"), ("PUBSUB", "SHARDNUMSUB", f"{b.name}:news"),
+                    ("PUBSUB", "CHANNELS"), ("EXISTS", f"{b.name}:user:1"), ("SCAN", "0"), ("RANDOMKEY",),
+                    ("CLIENT", "LIST"), ("INFO", "keyspace")):
+        assert refused(lambda: ra.execute_command(*command)), command
+    pubsub.close()
+
+
+def test_provision_says_the_server_must_carry_the_2025_lua_fixes(host, admin_url):
+    result = run_cli("provision", admin_url, "--attendees", "1")
+    assert result.returncode == 0
+    assert "CVE-2025-49844" in result.stderr and "EVAL" in result.stderr
+    version = host.info("server")["redis_version"]
+    assert f"Redis {version}" in result.stderr

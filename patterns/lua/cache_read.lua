@@ -30,6 +30,11 @@ end
 
 -- A miss, a stale entry or an early refresh: someone must compute the value.
 local holder = redis.call('GET', KEYS[2])
+if holder == ARGV[1] then
+  -- This caller's own token: the client resent this call after losing the reply with its
+  -- connection. It is the filler, as the first call made it.
+  return {value or false, fresh_ms, holder, 0}
+end
 if holder then
   -- Somebody is already computing it. Callers that have a value serve it; callers that
   -- missed either wait for the filler (single flight) or compute too, sharing its token.

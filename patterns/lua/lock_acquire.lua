@@ -11,6 +11,11 @@
 --
 -- Returns the fencing token, or nil when the lock is held by someone else.
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  -- Held. By this very caller when a client resent the call after losing the reply with its
+  -- connection (the first one ran): then it is granted, with the token it was given then.
+  if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('GET', KEYS[2])
+  end
   return false
 end
 -- max(previous + 1, server time in ms): strictly increasing while the counter lives, and still
