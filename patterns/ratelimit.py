@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -130,13 +129,14 @@ class Limiter:
 
 
 class SlidingLog(Limiter):
-    """Exact: one sorted-set entry per admitted request in the last window. Memory grows with limit."""
+    """Exact: one sorted-set entry per admitted request in the last window, carrying its cost.
+
+    Memory grows with the number of requests in the window (at most ``limit``), and a
+    request's cost never changes what it costs the server: one entry either way.
+    """
 
     algorithm = "sliding_log"
     script = _SLIDING_LOG
-
-    def _arguments(self, cost: int) -> list[Any]:
-        return [*super()._arguments(cost), secrets.token_hex(8)]
 
 
 class FixedWindow(Limiter):

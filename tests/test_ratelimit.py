@@ -294,3 +294,25 @@ def test_the_breaker_spares_later_requests_the_timeout_and_closes_again():
     time.sleep(0.25)
     decision = limiter.hit("client")
     assert decision.allowed and not decision.degraded and decision.remaining == 4
+
+
+# -- hardening: a heavy request costs one entry, not one per unit -----------------------------------------
+
+
+def test_a_request_weighing_nearly_the_whole_limit_is_one_entry(r):
+    limiter = SlidingLog(r, 1_000_000, 2)
+    decision = limiter.hit("x", cost=999_999)
+    assert decision.allowed and decision.remaining == 1
+    assert r.zcard(limiter.key_for("x")) == 1  # its weight rides on the entry
+    assert not limiter.hit("x", cost=2).allowed
+    assert limiter.hit("x", cost=1) == Decision(True, 0, 0.0, 2.0)
+
+
+def test_weighted_entries_leave_the_window_with_their_whole_weight(r):
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 10, 10, clock=clock)
+    d = decisions(limiter, clock, [(0, 6), (1, 3), (1, 5), (8, 5), (0, 3)])
+    assert [x.allowed for x in d] == [True, True, False, True, False]
+    assert d[2] == Decision(False, 1, 8.0, 9.0)  # 4 must leave: t=0's six do, at t=10
+    assert d[3].remaining == 2  # t=10: the six left, three (t=1) and five (now) remain
+    assert d[4] == Decision(False, 2, 1.0, 10.0)  # t=1's three leave at t=11
