@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 import redis
 
-from . import _cli, keys
+from . import _cli, keys, validate
 from .connection import connect, is_cluster, is_fake
 
 SIZE_COMMANDS = {"string": "STRLEN", "list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
@@ -145,8 +145,7 @@ def audit(
     A user that may not SCAN gets a report that says so (``refused``) instead of an error,
     so a notebook cell shows the reason and the command line exits 2.
     """
-    if count < 1 or count > 10_000:
-        raise ValueError(f"count must be between 1 and 10,000 keys per batch, got {count}")
+    validate.whole(count, "count (keys per batch)", maximum=10_000)
     report = AuditReport()
     without_ttl: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from . import keys
+from . import keys, validate
 from .breaker import Breaker
 from .connection import UNAVAILABLE_ERRORS
 from .scripts import load_script
@@ -43,22 +43,6 @@ class Decision:
     retry_after: float  # seconds until this request could pass; 0.0 when allowed
     reset_after: float  # seconds until the caller's limit is fully available again
     degraded: bool = False  # True when Redis was unavailable and on_unavailable decided
-
-
-def _positive_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value <= 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a positive, finite number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value!r}")
-    return value
 
 
 class Limiter:
@@ -86,15 +70,19 @@ class Limiter:
         clock: Callable[[], float] | None = None,
         breaker_seconds: float = 5.0,
     ) -> None:
-        if on_unavailable not in ("open", "closed"):
-            raise ValueError(f"on_unavailable must be 'open' or 'closed', got {on_unavailable!r}")
+        validate.choice(on_unavailable, "on_unavailable", ("open", "closed"))
         self.r = r
-        self.limit = _positive_int(limit, "limit")
-        self.window = _positive_number(window, "window")
+        self.limit = validate.whole(limit, "limit")
+        self.window = validate.seconds(window, "window")
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {name!r} ({type(name).__name__})")
         self.name = keys.validate_namespace(name)
         self.on_unavailable = on_unavailable
+        if clock is not None:
+            validate.function(clock, "clock", "nothing (it returns seconds)")
         self.clock = clock
-        self.breaker = Breaker(breaker_seconds, f"rate limiter {self.algorithm}:{self.name}", log)
+        self.breaker = Breaker(validate.seconds(breaker_seconds, "breaker_seconds", zero=True),
+                               f"rate limiter {self.algorithm}:{self.name}", log)
 
     def key_for(self, identifier: str) -> str:
         """The one Redis key this limiter keeps for ``identifier``."""
@@ -102,8 +90,8 @@ class Limiter:
 
     def hit(self, identifier: str, cost: int = 1) -> Decision:
         """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
-        key = self.key_for(identifier)
-        cost = _positive_int(cost, "cost")
+        key = self.key_for(validate.text(identifier, "identifier"))
+        cost = validate.whole(cost, "cost")
         if cost > self.limit:
             raise ValueError(f"cost {cost} is more than the limit {self.limit}: such a request could never pass")
         if self.breaker.is_open():
@@ -185,4 +173,5 @@ def check_rate_limit(r: Any, user_id: str, limit: int, window_seconds: float) ->
     requests in the same millisecond, denied requests not counted, a TTL on the key.
     Under any concurrency exactly ``limit`` requests pass per window.
     """
-    return SlidingLog(r, limit, window_seconds).hit(user_id).allowed
+    validate.text(user_id, "user_id")
+    return SlidingLog(r, limit, validate.seconds(window_seconds, "window_seconds")).hit(user_id).allowed

@@ -90,8 +90,10 @@ def test_the_real_server_report_has_encodings_memory_and_clients(real):
 
 
 def test_bad_batch_sizes_are_refused(r):
-    with pytest.raises(ValueError, match="count must be between"):
+    with pytest.raises(ValueError, match=r"count \(keys per batch\) must be a whole number of at least 1"):
         audit(r, count=0)
+    with pytest.raises(ValueError, match="at most 10,000"):
+        audit(r, count=10_001)
 
 
 @pytest.mark.parametrize(("key", "prefix"), [

@@ -127,15 +127,18 @@ def _server_of(r, key):
 
 
 def kill_blocked_calls(admin, times: int, done: threading.Event) -> list[int]:
-    """Kill the connection blocked in BLPOP, ``times`` times (each retry blocks again)."""
+    """Kill the connection blocked in BLPOP, ``times`` times (each retry blocks again).
+
+    Each id is recorded before its kill: the client may raise before the killer could note it.
+    """
     killed: list[int] = []
 
     def run():
         while len(killed) < times and not done.is_set():
             for client in admin.client_list():
                 if client.get("cmd") == "blpop" and int(client["id"]) not in killed:
-                    admin.client_kill_filter(_id=client["id"])
                     killed.append(int(client["id"]))
+                    admin.client_kill_filter(_id=client["id"])
             time.sleep(0.01)
 
     threading.Thread(target=run, daemon=True).start()

@@ -110,11 +110,11 @@ def test_callers_do_not_share_a_limit(r, algorithm):
 @pytest.mark.parametrize(
     ("arguments", "error", "message"),
     [
-        ({"limit": 0, "window": 60}, ValueError, "limit must be at least 1"),
+        ({"limit": 0, "window": 60}, ValueError, "limit must be a whole number of at least 1"),
         ({"limit": 2.5, "window": 60}, TypeError, "limit must be a whole number"),
         ({"limit": 5, "window": 0}, ValueError, "window must be a positive"),
-        ({"limit": 5, "window": float("inf")}, ValueError, "window must be a positive, finite"),
-        ({"limit": 5, "window": "60"}, TypeError, "window must be a number"),
+        ({"limit": 5, "window": float("inf")}, ValueError, "window must be a finite number of seconds"),
+        ({"limit": 5, "window": "60"}, TypeError, "window must be a positive number of seconds"),
         ({"limit": 5, "window": 60, "on_unavailable": "maybe"}, ValueError, "on_unavailable must be"),
         ({"limit": 5, "window": 60, "name": "a b"}, ValueError, "namespace"),
     ],
@@ -130,9 +130,9 @@ def test_bad_hits_are_refused_before_reaching_redis(r, algorithm):
     limiter = ALGORITHMS[algorithm](r, 5, 60)
     with pytest.raises(ValueError, match="cost 6 is more than the limit 5"):
         limiter.hit("client", cost=6)
-    with pytest.raises(ValueError, match="cost must be at least 1"):
+    with pytest.raises(ValueError, match="cost must be a whole number of at least 1"):
         limiter.hit("client", cost=0)
-    with pytest.raises(ValueError, match="key name must not be empty"):
+    with pytest.raises(ValueError, match="identifier must not be empty"):
         limiter.hit("")
     assert r.exists(limiter.key_for("client")) == 0
 
