@@ -121,8 +121,22 @@ class Lock:
             raise LockNotAcquired(f"lock {self.name!r} is held by someone else (waited {self.timeout:g} s)")
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        self._release_after(failed=exc_type is not None)
+
+    def _release_after(self, *, failed: bool) -> None:
+        """Release at the end of the protected work.
+
+        A lease that ran out is reported (LockLost), unless the work itself raised: then
+        the work's exception is what the caller must see, and the lost lease is logged
+        beside it instead of hiding it (redis-py #3532).
+        """
+        try:
+            self.release()
+        except LockLost as error:
+            if not failed:
+                raise
+            log.warning("%s (while the protected code was raising its own error)", error)
 
 
 def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
@@ -132,12 +146,16 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     wait), and LockLost after ``fn`` if the lease ran out while it ran.
     """
     lock = Lock(r, key, ttl=validate.milliseconds(ttl_ms, "ttl_ms") / 1000, timeout=0)
+    validate.function(fn, "fn", "nothing")
     if not lock.acquire():
         raise LockNotAcquired(f"could not acquire lock {key!r}: it is held by someone else")
     try:
-        return fn()
-    finally:
-        lock.release()
+        result = fn()
+    except BaseException:
+        lock._release_after(failed=True)
+        raise
+    lock._release_after(failed=False)
+    return result
 
 
 class Redlock:

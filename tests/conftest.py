@@ -18,7 +18,7 @@ import fakeredis
 import pytest
 
 import patterns
-from patterns import keys, workshop
+from patterns import connection, keys, workshop
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -140,6 +140,20 @@ def _empty_client(request, backend: str):
             request.getfixturevalue("redis_server").start()
         client.flushall()
     return client
+
+
+@pytest.fixture
+def one_second_socket_timeout(monkeypatch, redis_server):
+    """A client of the throwaway server whose socket timeout is 1 s (the real one is 5 s), so a
+    wait longer than the socket timeout is quick to test; made the way connect() makes every client."""
+    monkeypatch.setattr(connection, "SOCKET_TIMEOUT", 1.0)
+    monkeypatch.setattr(connection, "_pools", {})
+    if not redis_server.running:
+        redis_server.start()
+    client = patterns.connect(redis_server.url)
+    client.flushall()
+    yield client
+    client.connection_pool.disconnect()
 
 
 @pytest.fixture

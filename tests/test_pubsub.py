@@ -295,17 +295,6 @@ def test_claim_counts_entries_trimmed_while_pending_as_lost(r):
 # -- hardening: a blocking read of any length returns normally ----------------------------------------
 
 
-@pytest.fixture
-def one_second_socket_timeout(monkeypatch, redis_server):
-    """A client whose socket timeout is 1 s, so a block longer than it is quick to test."""
-    monkeypatch.setattr(connection, "SOCKET_TIMEOUT", 1.0)
-    monkeypatch.setattr(connection, "_pools", {})
-    client = patterns.connect(redis_server.url)
-    client.flushall()
-    yield client
-    client.connection_pool.disconnect()
-
-
 def test_a_read_that_blocks_longer_than_the_socket_timeout_returns_empty(one_second_socket_timeout):
     stream = EventStream(one_second_socket_timeout, "orders", start="0")
     started = time.monotonic()
