@@ -126,10 +126,22 @@ class LocalServer:
         self.process = None
 
     def restart(self) -> None:
-        """Stop and start again on the same port, as a crashed server coming back would."""
+        """Stop and start again on the same port, as a crashed server coming back would.
+
+        The port was ours a moment ago; if the start fails (the old socket not released yet,
+        or another process took the port in between) it is tried again for a few seconds.
+        """
         port = self.port
         self.stop()
-        self.start(port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.start(port)
+                return
+            except RuntimeError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     @property
     def running(self) -> bool:
@@ -187,17 +199,27 @@ class LocalCluster:
         self._wait_ok()
         return self
 
-    def _wait_ok(self, timeout: float = 30.0) -> None:
+    def _wait_ok(self, timeout: float = 60.0) -> None:
+        """Wait until every node says the cluster is whole: state ok, all slots, every node known.
+
+        Right after ``--cluster create`` each node learns the others through the cluster bus;
+        a node that says "ok" before it knows every master would send clients elsewhere.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            states = []
-            for node in self.nodes:
-                with redis.Redis(port=node.port, decode_responses=True, socket_timeout=1) as probe:
-                    states.append(probe.cluster("info").get("cluster_state"))
-            if all(state == "ok" for state in states):
+            if all(self._node_ready(node.port) for node in self.nodes):
                 return
             time.sleep(0.1)
-        raise RuntimeError("the cluster did not reach cluster_state:ok")
+        raise RuntimeError("the cluster did not reach cluster_state:ok on every node")
+
+    def _node_ready(self, port: int) -> bool:
+        try:
+            with redis.Redis(port=port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2) as probe:
+                info = probe.cluster("info")
+        except redis.RedisError:  # not answering yet (a busy machine): ask again
+            return False
+        return (info.get("cluster_state") == "ok" and int(info.get("cluster_slots_ok", 0)) == 16384
+                and int(info.get("cluster_known_nodes", 0)) == self.masters)
 
     def cleanup(self) -> None:
         for node in self.nodes:

@@ -68,3 +68,31 @@ def round_trips_of(r: Any, call: Callable[[], Any]) -> int:
     with trace(r) as recorded:
         call()
     return recorded.round_trips
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A local port that refuses connections for as long as the block runs.
+
+    A port merely found free may be taken by another process a moment later (the machine
+    may be starting servers of its own), and an "unreachable" test would then reach it. A
+    socket bound to the port but never listening keeps it ours: a connection is refused.
+    """
+    import socket
+
+    from patterns.sandbox import free_ports
+
+    for _ in range(20):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            port = free_ports()[0]
+            holder.bind(("127.0.0.1", port))
+        except OSError:
+            holder.close()
+            continue
+        try:
+            yield port
+        finally:
+            holder.close()
+        return
+    raise RuntimeError("no local port could be held")

@@ -11,8 +11,8 @@ import redis
 
 from patterns import Cache
 from patterns.audit import audit, prefix_of, scan_batches
-from patterns.sandbox import free_ports
 from patterns.trace import trace
+from helpers import refusing_port
 
 pytestmark = pytest.mark.not_as_attendee("an attendee may not SCAN: its audit is tested in tests/test_workshop.py")
 
@@ -126,12 +126,13 @@ def test_the_cli_exits_0_on_a_clean_server_and_speaks_json(real, redis_server):
     assert report["clean"] is True and report["scanned"] == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["http://nope"], "is not a Redis URL"),
-    ([f"redis://127.0.0.1:{free_ports()[0]}/0"], "Cannot reach Redis"),
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://nope", "is not a Redis URL"),
+    ("redis://127.0.0.1:{port}/0", "Cannot reach Redis"),
 ])
-def test_the_cli_gives_one_line_for_a_bad_or_unreachable_url(args, message):
-    result = run_cli(*args)
+def test_the_cli_gives_one_line_for_a_bad_or_unreachable_url(url, message):
+    with refusing_port() as port:
+        result = run_cli(url.format(port=port))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
 

@@ -382,11 +382,12 @@ def test_a_black_holed_server_costs_one_timeout_not_one_per_request():
 
 
 def test_when_the_real_server_is_unreachable_the_cache_serves_from_the_source_quickly():
-    from patterns.sandbox import free_ports
+    from helpers import refusing_port
 
-    client = redis.Redis(port=free_ports()[0], socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True)
-    started = time.monotonic()
-    assert get_or_set(client, "k", Origin("from the database"), 60) == "from the database"
+    with refusing_port() as port:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True)
+        started = time.monotonic()
+        assert get_or_set(client, "k", Origin("from the database"), 60) == "from the database"
     assert time.monotonic() - started < 5
 
 

@@ -58,12 +58,13 @@ def test_malformed_urls_raise_value_error_naming_the_url(url, message):
 
 
 def test_unreachable_server_fails_fast_and_says_how_to_fall_back():
-    from patterns.sandbox import free_ports
+    from helpers import refusing_port
 
-    url = f"redis://user:s3cret@127.0.0.1:{free_ports()[0]}/0"
-    started = time.monotonic()
-    with pytest.raises(patterns.BackendUnavailable) as caught:
-        patterns.connect(url)
+    with refusing_port() as port:
+        url = f"redis://user:s3cret@127.0.0.1:{port}/0"
+        started = time.monotonic()
+        with pytest.raises(patterns.BackendUnavailable) as caught:
+            patterns.connect(url)
     assert time.monotonic() - started < 10
     message = str(caught.value)
     assert "unset REDIS_URL" in message and "fakeredis" in message

@@ -1,0 +1,45 @@
+"""The harness's throwaway servers hold up on a busy machine: other processes starting servers of their own.
+
+A port found free may be taken by another process before our server binds it. Our server then
+exits, while the port answers as a stranger's server; adopting it would let the tests flush a
+server they did not start.
+"""
+from __future__ import annotations
+
+import redis
+
+from patterns import sandbox
+from patterns.sandbox import LocalServer
+from conftest import _started
+
+
+def test_a_port_taken_by_another_redis_before_ours_binds_it_is_never_adopted(monkeypatch):
+    stranger = _started(LocalServer)
+    try:
+        with redis.Redis(port=stranger.port) as theirs:
+            theirs.set("their data", "keep")
+        offered = [stranger.port]  # the port our start is told is free: someone took it meanwhile
+        original = sandbox.free_ports
+        monkeypatch.setattr(sandbox, "free_ports",
+                            lambda *args, **kwargs: [offered.pop()] if offered else original(*args, **kwargs))
+        ours = LocalServer().start()
+        try:
+            assert ours.port != stranger.port
+            with redis.Redis(port=ours.port) as mine:
+                assert int(mine.info("server")["process_id"]) == ours.process.pid
+        finally:
+            ours.cleanup()
+        with redis.Redis(port=stranger.port) as theirs:
+            assert theirs.get("their data") == b"keep"
+    finally:
+        stranger.cleanup()
+
+
+def test_a_restart_waits_for_its_own_port_to_be_free_again():
+    server = _started(LocalServer)
+    try:
+        port = server.port
+        server.restart()
+        assert server.port == port and server.running
+    finally:
+        server.cleanup()
