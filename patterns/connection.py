@@ -21,22 +21,84 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from . import keys
-from .errors import BackendUnavailable, PatternError
+from .errors import BackendUnavailable, PatternError, ReplyLost, ReplyTimeout
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 
 # Every call on a real server is bounded: a dead server costs seconds, never a hang.
 CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 5.0
-# A command whose connection was cut (the server restarted, a proxy or CLIENT KILL dropped it)
-# is sent again on a new connection, up to RETRIES more times, with a short backoff. A timeout
-# is not retried: the server is slow or frozen, and waiting again would multiply the bound and
-# could run the command twice on a server that was only slow.
+# A command that never reached the server (the connection could not be made, or was found cut
+# before the command went out) is tried again, up to RETRIES more times, with a short backoff.
+# One whose reply was lost is never sent again: it may have run, and running it twice would
+# count a rate-limit hit twice or report a lock released by the first send as lost. It raises
+# ReplyLost instead. A timeout is not retried either: the server is slow or frozen.
 RETRIES = 2
 
 
+class _SafeRetry(Retry):
+    """redis-py's Retry, except that a command whose reply was lost is not sent again."""
+
+    def call_with_retry(self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False) -> Any:
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, ReplyLost):
+                return False
+            return is_retryable(error) if is_retryable else True
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 def _retry() -> Retry:
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES, supported_errors=(redis.ConnectionError,))
+    return _SafeRetry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES, supported_errors=(redis.ConnectionError,))
+
+
+class _MarksLostReplies:
+    """Mixin for a redis-py connection class: a failure while reading a command's reply is ReplyLost.
+
+    The connection's own set-up (HELLO, AUTH, SELECT) and health-check PINGs are left as they
+    are: they change nothing, so retrying them is safe.
+    """
+
+    _patterns_quiet = False
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if self._patterns_quiet or isinstance(error, ReplyLost):
+                raise
+            lost = ReplyTimeout if isinstance(error, redis.TimeoutError) else ReplyLost
+            raise lost(f"{error} (the command had been sent: it may have run on the server, so it was not "
+                       "sent again)") from error
+
+    def on_connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
+        return self._quietly(super().on_connect_check_health, *args, **kwargs)  # type: ignore[misc]
+
+    def check_health(self) -> Any:
+        return self._quietly(super().check_health)  # type: ignore[misc]
+
+    def _quietly(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        self._patterns_quiet = True
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self._patterns_quiet = False
+
+
+_marked_classes: dict[type, type] = {}
+_marked_lock = threading.Lock()  # its own: _marking() is called while _lock is held
+
+
+def _marking(connection_class: type) -> type:
+    """``connection_class`` with lost replies marked (one subclass per class, made once)."""
+    if issubclass(connection_class, _MarksLostReplies):
+        return connection_class
+    with _marked_lock:
+        marked = _marked_classes.get(connection_class)
+        if marked is None:
+            marked = type(f"Patterns{connection_class.__name__}", (_MarksLostReplies, connection_class), {})
+            _marked_classes[connection_class] = marked
+        return marked
 
 # What "Redis is unavailable right now" looks like to a client, whatever the deployment: no
 # connection, no answer in time, a cluster that has declared itself down (a master lost and
@@ -150,6 +212,7 @@ def with_timeout(r: Any, seconds: float) -> Any:
     pool = getattr(r, "connection_pool", None)
     if is_fake(r) or is_cluster(r) or pool is None:
         return r
+    seconds = round(seconds, 3)  # one pool per millisecond of timeout at most, not one per float
     with _lock:
         by_timeout = _quick_pools.setdefault(pool, {})
         quick = by_timeout.get(seconds)
@@ -215,6 +278,7 @@ def _pool_for(url: str) -> redis.ConnectionPool:
                 health_check_interval=30,
                 retry=_retry(),
             )
+            pool.connection_class = _marking(pool.connection_class)
             _pools[url] = pool
         return pool
 
@@ -257,12 +321,16 @@ def _cluster_enabled(client: redis.Redis) -> bool:
 def _cluster_client(url: str) -> redis.RedisCluster:
     if urlsplit(url).path.strip("/") not in ("", "0"):
         raise ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url)))
+    # Each node's connections mark lost replies, so the cluster client, which retries a plain
+    # ConnectionError, never resends a command whose reply was lost.
+    tls = urlsplit(url).scheme == "rediss"
     return redis.RedisCluster.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=SOCKET_TIMEOUT,
         retry=_retry(),
+        connection_class=_marking(redis.SSLConnection if tls else redis.Connection),
     )
 
 

@@ -5,6 +5,8 @@ on-call engineer reading a log) can act on it without opening the source.
 """
 from __future__ import annotations
 
+import redis
+
 
 class PatternError(Exception):
     """Base class: catch this to handle any error raised by `patterns`."""
@@ -32,3 +34,16 @@ class LockUnavailable(LockNotAcquired):
 
 class LockLost(PatternError):
     """A lock's lease ran out before it was released or extended: someone else may have held it."""
+
+
+class ReplyLost(PatternError, redis.exceptions.ConnectionError):
+    """The connection failed after a command was sent, before its reply arrived.
+
+    The command may or may not have run on the server, so it is not sent again: a resent
+    rate-limit hit would count twice, a resent release would report a lost lease. Patterns
+    that can degrade treat it like an unreachable server; the others raise it.
+    """
+
+
+class ReplyTimeout(ReplyLost, redis.exceptions.TimeoutError):
+    """No reply within the socket timeout, after the command was sent (it may have run)."""

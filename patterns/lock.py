@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from . import keys, validate
 from .connection import UNAVAILABLE_ERRORS, with_timeout
-from .errors import LockLost, LockNotAcquired, LockUnavailable
+from .errors import LockLost, LockNotAcquired, LockUnavailable, ReplyLost
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,11 @@ class Lock:
             self.attempts += 1
             try:
                 fence = _ACQUIRE(self.r, [self.key, self.fence_key], [token, int(self.ttl * 1000), FENCE_TTL_MS])
+            except ReplyLost as error:
+                raise LockUnavailable(
+                    f"lost Redis's answer while taking lock {self.name!r} ({error}): it may have been granted, "
+                    f"and if so it ends by itself within {self.ttl:g} s; this Lock does not hold it"
+                ) from None
             except UNAVAILABLE_ERRORS as error:
                 raise LockUnavailable(
                     f"cannot reach Redis to take lock {self.name!r} ({error}); the lock was not granted"
@@ -114,7 +119,10 @@ class Lock:
 
     def owned(self) -> bool:
         """Does this Lock hold it right now (its lease has not run out)?"""
-        return self.token is not None and self.r.get(self.key) == self.token
+        held = self.r.get(self.key)
+        if isinstance(held, bytes):  # a client without decode_responses
+            held = held.decode()
+        return self.token is not None and held == self.token
 
     def __enter__(self) -> "Lock":
         if not self.acquire():
@@ -137,6 +145,11 @@ class Lock:
             if not failed:
                 raise
             log.warning("%s (while the protected code was raising its own error)", error)
+        except UNAVAILABLE_ERRORS as error:
+            # The work is done (or failed on its own); whether the release reached Redis is unknown.
+            # Either way the lease ends by itself within ttl: say so, and do not hide the outcome.
+            log.warning("lock %r: could not confirm its release (%s); if it is still held, its lease ends "
+                        "within %g s", self.name, error, self.ttl)
 
 
 def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
@@ -158,6 +171,27 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     return result
 
 
+def _server_identity(r: Any) -> Any:
+    """What tells two clients' servers apart: the embedded server object, or the address."""
+    kwargs = getattr(getattr(r, "connection_pool", None), "connection_kwargs", {})
+    if "server" in kwargs:  # fakeredis: one FakeServer object per server
+        return id(kwargs["server"])
+    return (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db", 0)) if kwargs else id(r)
+
+
+def _check_independent(servers: Sequence[Any]) -> None:
+    seen: dict[Any, int] = {}
+    for position, r in enumerate(servers):
+        identity = _server_identity(r)
+        if identity in seen:
+            raise ValueError(
+                f"Redlock servers {seen[identity]} and {position} are the same server: a majority of copies of one "
+                "server is no majority. Give clients of independent servers (on the embedded backend every "
+                "patterns.connect() shares one server; use fakeredis.FakeRedis(server=fakeredis.FakeServer()))"
+            )
+        seen[identity] = position
+
+
 class Redlock:
     """A lock on a majority of independent Redis servers (the published Redlock algorithm).
 
@@ -166,11 +200,18 @@ class Redlock:
     undone on every server before retrying after a random delay.
 
     node_timeout   seconds one server may take to answer before it counts as a "no"
-                   (default: ttl/10, at most 0.1 s). The algorithm needs it far below the
+                   (default: ttl/10, at most 0.1 s, rounded to the millisecond). The algorithm needs it far below the
                    lease: a frozen server that costs the client's 5 s socket timeout would use
                    up the whole lease, and a 3 s lock could never be taken while one of three
                    servers hangs. Each server is asked through a client of its own with this
                    timeout and no retries.
+
+    What it does not give: a fencing token. Each server keeps its own counter, and no number
+    grows across a majority that changes from one acquisition to the next. Nor does it
+    survive a server that restarts without persistence: that server forgets a grant, and a
+    second client can then win a majority while the first still believes it holds the lock
+    (the published critique of Redlock; chapter 06 shows the availability side). Where a
+    second holder would do damage, use one Lock with fencing tokens checked by the resource.
     """
 
     def __init__(self, servers: Sequence[Any], name: str, ttl: float = 10.0, *, retries: int = 3,
@@ -191,11 +232,15 @@ class Redlock:
         self.drift_factor = validate.number(drift_factor, "drift_factor", minimum=0, below=0.5)
         longest = self.ttl / 2 / len(servers)  # every server asked in turn must leave half the lease
         if node_timeout is None:
-            node_timeout = min(self.ttl / 10, 0.1)
+            if longest < 0.001:
+                raise ValueError(f"ttl={self.ttl:g} s is too short for Redlock over {len(servers)} servers: asked one "
+                                 "after another, each needs at least 1 ms of it")
+            node_timeout = round(max(0.001, min(self.ttl / 10, 0.1, longest)), 3)
         self.node_timeout = validate.seconds(node_timeout, "node_timeout")
         if self.node_timeout > longest:
             raise ValueError(f"node_timeout must be far below the lease: with {len(servers)} servers asked one "
                              f"after another and ttl={self.ttl:g} s, at most {longest:g} s, got {node_timeout!r}")
+        _check_independent(servers)
         self.servers = [with_timeout(r, self.node_timeout) for r in servers]
         self.quorum = len(self.servers) // 2 + 1
         self.token: str | None = None

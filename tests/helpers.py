@@ -96,3 +96,99 @@ def refusing_port() -> Iterator[int]:
             holder.close()
         return
     raise RuntimeError("no local port could be held")
+
+
+class Proxy:
+    """A TCP proxy in front of a local server that can fail on purpose, like a bad network.
+
+    ``refuse(n)``: the next ``n`` connections are closed as soon as they are accepted, before
+    any command could reach the server. ``drop_replies(n)``: the next ``n`` replies are
+    swallowed and their connection cut, after the server has run the command.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+
+        self._socket = socket
+        self.target = ("127.0.0.1", target_port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.port = self.listener.getsockname()[1]
+        self.to_refuse = self.to_drop = 0
+        self.refused = self.dropped = 0
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def refuse(self, n: int) -> None:
+        with self._lock:
+            self.to_refuse = n
+
+    def drop_replies(self, n: int) -> None:
+        with self._lock:
+            self.to_drop = n
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                refuse = self.to_refuse > 0
+                if refuse:
+                    self.to_refuse -= 1
+                    self.refused += 1
+            if refuse:
+                client.close()
+                continue
+            server = self._socket.create_connection(self.target)
+            self._open += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, source: Any, destination: Any, replies: bool) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if replies:
+                    with self._lock:
+                        drop = self.to_drop > 0
+                        if drop:
+                            self.to_drop -= 1
+                            self.dropped += 1
+                    if drop:
+                        break
+                destination.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, destination):
+                try:
+                    end.shutdown(self._socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
+        for end in self._open:
+            try:
+                end.close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> "Proxy":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -10,6 +10,8 @@ import redis
 import patterns
 from patterns import connection, keys
 from patterns.connection import mask_password
+from patterns.errors import ReplyLost
+from helpers import Proxy
 
 
 def test_without_url_every_client_shares_one_embedded_server(monkeypatch):
@@ -117,7 +119,7 @@ def test_a_single_server_is_not_mistaken_for_a_cluster(real):
     assert not patterns.is_cluster(real)
 
 
-# -- hardening: the retries the README promises ---------------------------------------------------------
+# -- hardening: the retries the README promises, and the ones it must not make --------------------------
 
 
 def _server_of(r, key):
@@ -128,7 +130,7 @@ def _server_of(r, key):
 
 
 def kill_blocked_calls(admin, times: int, done: threading.Event) -> list[int]:
-    """Kill the connection blocked in BLPOP, ``times`` times (each retry blocks again).
+    """Kill the connection blocked in BLPOP, up to ``times`` times (a resend would block again).
 
     Each id is recorded before its kill: the client may raise before the killer could note it.
     """
@@ -146,28 +148,17 @@ def kill_blocked_calls(admin, times: int, done: threading.Event) -> list[int]:
     return killed
 
 
-@pytest.mark.parametrize("kills", [1, connection.RETRIES])
-def test_a_connection_killed_mid_command_is_retried_and_the_command_succeeds(on_server, kills):
+def test_a_command_whose_connection_is_cut_mid_reply_is_not_sent_again(on_server):
     key = keys.plain(on_server, "nothing-here")
     done = threading.Event()
-    killed = kill_blocked_calls(_server_of(on_server, key), kills, done)
+    killed = kill_blocked_calls(_server_of(on_server, key), 2, done)
     try:
-        assert on_server.blpop([key], timeout=2) is None  # it waited its 2 s, after being cut off
+        with pytest.raises(ReplyLost, match="may have run"):
+            on_server.blpop([key], timeout=5)
     finally:
         done.set()
-    assert len(killed) == kills
-
-
-def test_after_as_many_failures_as_retries_plus_one_the_error_surfaces(real):
-    key = "nothing-here"
-    done = threading.Event()
-    killed = kill_blocked_calls(real, connection.RETRIES + 1, done)
-    try:
-        with pytest.raises(redis.ConnectionError):
-            real.blpop([key], timeout=3)
-    finally:
-        done.set()
-    assert len(killed) == connection.RETRIES + 1
+    assert len(killed) == 1  # sent once: a resend would have blocked again and been killed again
+    assert isinstance(ReplyLost("x"), redis.ConnectionError)  # callers catching ConnectionError still do
 
 
 def test_an_idle_connection_killed_by_the_server_is_replaced(on_server):
@@ -176,3 +167,61 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(on_server):
     admin = _server_of(on_server, key)
     admin.client_kill_filter(_type="normal", skipme=True)
     assert on_server.get(key) == "v"
+
+
+ATTEMPTS = (1 + connection.RETRIES) ** 2  # the connection's own retries, for each of the command's tries
+
+
+@pytest.mark.parametrize(("refused", "connects"), [(ATTEMPTS - 1, True), (ATTEMPTS, False)])
+def test_a_connection_refused_before_any_command_is_tried_again_up_to_the_retries(real, redis_server, refused,
+                                                                                  connects):
+    with Proxy(redis_server.port) as proxy:
+        proxy.refuse(refused)  # cut as soon as accepted: nothing reached the server
+        if connects:
+            assert patterns.connect(proxy.url).ping()
+        else:
+            with pytest.raises(patterns.BackendUnavailable):
+                patterns.connect(proxy.url)
+        assert proxy.refused == refused
+
+
+def test_a_rate_limit_hit_whose_reply_was_lost_counts_once(real, redis_server):
+    from patterns.ratelimit import SlidingLog
+
+    with Proxy(redis_server.port) as proxy:
+        client = patterns.connect(proxy.url)
+        limiter = SlidingLog(client, 10, 60)
+        limiter.hit("ada")  # loads the script, opens the connection
+        proxy.drop_replies(1)
+        decision = limiter.hit("ada")
+        assert decision.degraded  # Redis could not answer: the limiter's failure policy decided
+        assert proxy.dropped == 1
+        assert real.zcard(limiter.key_for("ada")) == 2  # the first hit and the lost one: counted once
+        client.connection_pool.disconnect()
+
+
+def test_a_release_whose_reply_was_lost_is_not_reported_as_a_lost_lease(real, redis_server):
+    from patterns.errors import LockLost
+    from patterns.lock import Lock, with_lock
+
+    with Proxy(redis_server.port) as proxy:
+        client = patterns.connect(proxy.url)
+        with_lock(client, "job", lambda: None)  # loads both scripts: the reply lost below is the release's
+        lock = Lock(client, "job", ttl=5)
+        assert lock.acquire()
+        proxy.drop_replies(1)
+        with pytest.raises(ReplyLost):  # not LockLost: the release ran, its answer was lost
+            lock.release()
+        assert real.exists(lock.key) == 0
+        done = []
+
+        def work():
+            proxy.drop_replies(1)  # the next reply to be lost is the release's
+            done.append(True)
+            return "built"
+
+        assert with_lock(client, "job", work) == "built"  # the work happened: its result is returned
+        assert done and real.exists(lock.key) == 0
+        with pytest.raises(LockLost):
+            Lock(client, "job").release()  # a real "not held" still is one
+        client.connection_pool.disconnect()
