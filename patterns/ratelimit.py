@@ -32,6 +32,7 @@ _TOKEN_BUCKET = load_script("token_bucket")
 _GCRA = load_script("gcra")
 
 OnUnavailable = Literal["open", "closed"]
+MAX_LIMIT = 10**12  # per window: past it a limit limits nothing, and counts would near a double's 2^53
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Limiter:
     name             tells apart limiters of the same algorithm (e.g. "login", "api")
     on_unavailable   "open" or "closed": the decision when Redis cannot be reached
     clock            None: the server's clock (production). A function returning seconds
-                     makes time injectable for tests and deterministic notebooks.
+                     makes time injectable for tests and deterministic notebooks; it decides
+                     the algorithm, while the key's TTL still runs on the server's own clock.
     """
 
     algorithm = ""
@@ -72,7 +74,7 @@ class Limiter:
     ) -> None:
         validate.choice(on_unavailable, "on_unavailable", ("open", "closed"))
         self.r = r
-        self.limit = validate.whole(limit, "limit")
+        self.limit = validate.whole(limit, "limit", maximum=MAX_LIMIT)
         self.window = validate.seconds(window, "window")
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {name!r} ({type(name).__name__})")

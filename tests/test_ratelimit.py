@@ -316,3 +316,34 @@ def test_weighted_entries_leave_the_window_with_their_whole_weight(r):
     assert d[2] == Decision(False, 1, 8.0, 9.0)  # 4 must leave: t=0's six do, at t=10
     assert d[3].remaining == 2  # t=10: the six left, three (t=1) and five (now) remain
     assert d[4] == Decision(False, 2, 1.0, 10.0)  # t=1's three leave at t=11
+
+
+def test_a_clock_that_steps_back_never_lets_more_than_the_limit_through(r):
+    ahead, behind = FrozenClock(1000.0), FrozenClock(999.95)  # two servers' clocks, 50 ms apart
+    on_time, late = SlidingLog(r, 2, 10, clock=ahead), SlidingLog(r, 2, 10, clock=behind)
+    allowed = [on_time.hit("x").allowed, late.hit("x").allowed, on_time.hit("x").allowed, late.hit("x").allowed]
+    assert allowed.count(True) == 2
+    assert len(set(r.zrange(on_time.key_for("x"), 0, -1))) == r.zcard(on_time.key_for("x")) == 2
+
+
+def test_a_log_written_by_the_older_one_member_per_unit_format_is_folded_not_broken(r):
+    limiter = SlidingLog(r, 10, 60)
+    key = limiter.key_for("x")
+    seconds, micros = r.time()
+    now_ms = seconds * 1000 + micros / 1000
+    r.zadd(key, {f"{'1234567890abcdef'}:{i}": now_ms for i in range(1, 4)})  # three units, the old way
+    r.zadd(key, {"9876543210123456:1": now_ms})  # an old token that happens to be all digits
+    decision = limiter.hit("x", cost=6)
+    assert decision.allowed and decision.remaining == 0  # 4 old units + 6 = the limit of 10
+    assert not limiter.hit("x").allowed
+
+
+def test_the_running_total_is_renumbered_before_it_loses_precision(r):
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 10**12, 60, clock=clock)
+    key = limiter.key_for("x")
+    r.zadd(key, {f"{2**52 - 5:017d}:3": clock.now * 1000})  # a log that has counted 2^52 units
+    assert limiter.hit("x", cost=10).allowed
+    members = sorted(r.zrange(key, 0, -1))
+    assert members == [f"{3:017d}:3", f"{13:017d}:10"]
+    assert limiter.hit("x", cost=10**12 - 13).allowed and not limiter.hit("x").allowed
