@@ -30,6 +30,7 @@ from .errors import PatternError
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
+MAX_BLOCK = 86400.0  # seconds a read may wait: a day; longer is a bug, not a wait
 
 _APPEND = load_script("stream_append")
 _GROUP = load_script("stream_group")
@@ -45,7 +46,7 @@ def _channel_names(r: Any, names: Iterable[str], what: str) -> list[str]:
     for name in names:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"{what} names must be non-empty strings, got {name!r}")
-    return [keys.channel(r, name) for name in names]
+    return list(dict.fromkeys(keys.channel(r, name) for name in names))  # once each: Redis confirms once
 
 
 def publish_event(r: Any, channel: str, event: Any, *, sharded: bool = False) -> int:
@@ -211,6 +212,8 @@ class Subscriber:
                     except redis.exceptions.NoPermissionError as error:  # retrying will not help
                         self._refused = error
                         self._close()
+                        if self._ready.is_set():  # refused on a reconnect: start() has returned long ago
+                            log.error("subscriber stopped: %s", self._refusal_message(error))
                         self._ready.set()
                         return
                     self._ready.set()
@@ -249,11 +252,10 @@ class Subscriber:
         channel = message["channel"]
         channel = channel[len(self._prefix):] if channel.startswith(self._prefix) else channel
         raw = message["data"]
-        try:
-            event = json.loads(raw)
-        except (TypeError, ValueError) as error:
+        event = _decode(raw)
+        if isinstance(event, _Malformed):
             self.stats.malformed += 1
-            self._call_back("on_malformed", self.on_malformed, channel, raw, error)
+            self._call_back("on_malformed", self.on_malformed, channel, raw, event.error)
             return
         self.stats.received += 1
         try:
@@ -287,32 +289,55 @@ class StreamMessage:
 
 
 STARTS = ("$", "0")
+MAX_ENTRIES = 10**12  # maxlen: past it a bound bounds nothing
+MAX_COUNT = 100_000  # entries one call asks for: a page, not a dump (Redis refuses far larger ones)
+
+
+def _decode(raw: Any) -> Any:
+    """An event's JSON, or the exception that says why it is not JSON (any input, any depth)."""
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError, RecursionError) as error:  # "[" * 100000 is a RecursionError
+        return _Malformed(error)
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    error: Exception
 
 
 class EventStream:
     """A durable event log on a Redis Stream, read through a consumer group.
 
-    maxlen      keep about this many entries (XADD MAXLEN ~): a bound on memory, not a promise
-                of delivery. When consumers fall behind by more than this, the oldest entries
-                are trimmed, read or not: an entry trimmed before the group read it is never
-                delivered (``backlog()`` counts those), and one trimmed while pending (read,
-                not acknowledged) is acknowledged at the next ``pending_for()``/``claim()``,
-                logged and counted in ``lost``, never handed to a handler empty. Size it for
-                the longest consumer outage you must survive: rate x outage.
-    retention   seconds the stream lives after the last append (a TTL, refreshed by each
-                append). A stream that expires takes its group with it; the next append or
-                read makes both again (from id 0: nothing that arrives afterwards is skipped).
+    maxlen      keep at most about this many entries: a bound on memory, not a promise of
+                delivery. When the consumers fall behind by more than this, the oldest
+                entries are trimmed, read or not (the stream may run 1% over before a trim).
+                An entry trimmed before this group was given it is never delivered;
+                ``backlog()`` counts those. One trimmed while pending (given, not acknowledged)
+                is acknowledged at the next ``pending_for()``/``claim()``, logged and counted
+                in ``lost``, never handed to a handler empty. Size it for the longest outage
+                you must survive: events per second x seconds away.
+    retention   seconds the stream lives after the last append (a TTL, refreshed by appends
+                only: a stream nobody appends to expires, with whatever is still waiting or
+                pending). Every call of this object finds its group: if the stream expired,
+                taking its groups along, the next append or read makes the stream and this
+                group again, from id 0, so nothing appended afterwards is skipped. (The same
+                holds for a group someone destroyed: it comes back and starts over.)
     start       where a new group starts: "$" (new events only) or "0" (from the beginning)
+
+    Delivery is at least once: a handler sees an entry again after a crash, a claim, or an
+    append whose reply was lost (an append is never resent, but the caller may retry it).
     """
 
     def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
                  retention: float = 7 * 86400, start: str = "$") -> None:
-        self.maxlen = validate.whole(maxlen, "maxlen")
+        self.maxlen = validate.whole(maxlen, "maxlen", maximum=MAX_ENTRIES)
         self.retention = validate.seconds(retention, "retention")
         self.group = validate.text(group, "group")
         validate.choice(start, "start", STARTS)
         self.r, self.name = r, validate.text(name, "name")
         self.key = keys.key(r, "stream", name)
+        self.trimmed_key = keys.key(r, "stream", name, "trimmed")  # per group: trimmed before it read them
         self.lost = 0  # entries trimmed while pending: acknowledged, never delivered again
         self._ensure_group(start)
 
@@ -322,39 +347,51 @@ class EventStream:
     def _ensure_group(self, start: str) -> None:
         _GROUP(self.r, [self.key], [self.group, start, self._retention_ms()])
 
+    def _with_group(self, call: Callable[[], Any]) -> Any:
+        """``call()``, and once more after making the group again if the stream (or group) had gone."""
+        try:
+            return call()
+        except redis.ResponseError as error:
+            if not _group_missing(error):
+                raise
+        self._ensure_group("0")
+        return call()
+
     def append(self, event: Any) -> str:
-        """Add ``event`` (as JSON); returns its id. One step: the group kept, XADD, the TTL refreshed."""
+        """Add ``event`` (as JSON); returns its id. One step: the group kept, XADD, the trim, the TTL."""
         text = encode(event, key=f"stream {self.name}")
-        return _APPEND(self.r, [self.key], [self.group, self.maxlen, self._retention_ms(), text])
+        return _APPEND(self.r, [self.key, self.trimmed_key],
+                       [self.group, self.maxlen, self._retention_ms(), text, self.maxlen // 100])
 
     def read(self, consumer: str, count: int = 10, block: float | None = None) -> list[StreamMessage]:
         """New messages for ``consumer`` (each given to one consumer of the group).
 
         ``block``: wait up to that many seconds for one to arrive (None: do not wait). A
         wait longer than the client's socket timeout is made of shorter blocks, so it
-        returns normally: empty after ``block`` seconds, or as soon as something arrives.
+        returns normally: empty after ``block`` seconds, or as soon as something arrives,
+        also when the stream expires while it waits.
         """
         _check_consumer(consumer)
-        validate.whole(count, "count")
+        _check_count(count)
         if block is None:
-            return self._read_new(consumer, count, None)
-        deadline = time.monotonic() + validate.seconds(block, "block")
+            return self._with_group(lambda: self._read_new(consumer, count, None))
+        deadline = time.monotonic() + validate.seconds(block, "block", maximum=MAX_BLOCK)
         longest = longest_block(self.r)
         while True:
             remaining = deadline - time.monotonic()
             wait = remaining if longest is None else min(remaining, longest)
-            found = self._read_new(consumer, count, max(1, int(wait * 1000)))
+            try:
+                found = self._read_new(consumer, count, max(1, int(wait * 1000)))
+            except redis.ResponseError as error:  # NOGROUP, or UNBLOCKED: the stream expired meanwhile
+                if not _group_missing(error):
+                    raise
+                self._ensure_group("0")
+                found = []
             if found or deadline - time.monotonic() <= 0:
                 return found
 
     def _read_new(self, consumer: str, count: int, block_ms: int | None) -> list[StreamMessage]:
-        try:
-            found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count, block=block_ms)
-        except redis.ResponseError as error:
-            if not _group_missing(error):
-                raise
-            self._ensure_group("0")  # the stream expired with its group: make both again
-            found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count)
+        found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count, block=block_ms)
         entries = found[0][1] if found else []
         return [self._message(entry_id, fields) for entry_id, fields in entries]
 
@@ -362,10 +399,12 @@ class EventStream:
         """Messages already given to ``consumer`` but not acknowledged: read these first after a restart.
 
         Reading them again counts as a delivery; the counts returned are XPENDING's, read
-        in the same step (one script).
+        in the same step (one script). An empty list means nothing is pending.
         """
         _check_consumer(consumer)
-        entries, counts, trimmed = _PENDING(self.r, [self.key], [self.group, consumer, validate.whole(count, "count")])
+        _check_count(count)
+        entries, counts, trimmed = self._with_group(
+            lambda: _PENDING(self.r, [self.key], [self.group, consumer, count]))
         if trimmed:
             self._count_lost(list(trimmed))
         return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts)]
@@ -373,11 +412,8 @@ class EventStream:
     def _message(self, entry_id: str, fields: dict | list, deliveries: int = 1) -> StreamMessage:
         if isinstance(fields, list):  # a script's reply: [field, value, ...]
             fields = dict(zip(fields[::2], fields[1::2]))
-        try:
-            event = json.loads(fields.get("event", ""))
-        except ValueError:
-            event = None
-        return StreamMessage(entry_id, event, int(deliveries))
+        event = _decode(fields.get("event", ""))
+        return StreamMessage(entry_id, None if isinstance(event, _Malformed) else event, int(deliveries))
 
     def _count_lost(self, ids: list[str]) -> None:
         self.lost += len(ids)
@@ -390,28 +426,29 @@ class EventStream:
 
     def pending(self, count: int = 100) -> list[dict]:
         """Unacknowledged messages: id, consumer, idle ms and how often each was delivered."""
-        validate.whole(count, "count")
+        _check_count(count)
         return [
             {"id": p["message_id"], "consumer": p["consumer"], "idle_ms": p["time_since_delivered"],
              "deliveries": p["times_delivered"]}
-            for p in self.r.xpending_range(self.key, self.group, "-", "+", count)
+            for p in self._with_group(lambda: self.r.xpending_range(self.key, self.group, "-", "+", count))
         ]
 
     def claim(self, consumer: str, min_idle: float, count: int = 100) -> list[StreamMessage]:
         """Take over messages another consumer left unacknowledged for ``min_idle`` seconds (XAUTOCLAIM)."""
         _check_consumer(consumer)
         idle_ms = int(validate.seconds(min_idle, "min_idle", zero=True) * 1000)
-        entries, counts, deleted = _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms,
-                                                               validate.whole(count, "count")])
+        _check_count(count)
+        entries, counts, deleted = self._with_group(
+            lambda: _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms, count]))
         if deleted:  # XAUTOCLAIM already dropped them from the pending list
             self._count_lost(list(deleted))
         return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts) if fields]
 
     def backlog(self) -> dict[str, int | None]:
-        """How far the group is behind: entries still ``waiting`` to be delivered, and entries
-        ``trimmed_unread`` (trimmed by maxlen before the group read them: lost). None where
-        Redis cannot tell (entries deleted with XDEL in between). One script, one round trip."""
-        found = _BACKLOG(self.r, [self.key], [self.group])
+        """How far this group is behind: entries still ``waiting`` to be given to it, and entries
+        ``trimmed_unread`` (trimmed by maxlen before it was given them: lost), since the stream
+        was made. None for both when the stream exists without this group. One round trip."""
+        found = _BACKLOG(self.r, [self.key, self.trimmed_key], [self.group])
         waiting, trimmed = (int(found[0]), int(found[1])) if found else (None, None)
         return {"waiting": waiting, "trimmed_unread": trimmed}
 
@@ -419,14 +456,21 @@ class EventStream:
         return self.r.xlen(self.key)
 
     def trim(self, maxlen: int) -> int:
-        """Keep the last ``maxlen`` entries; returns how many were removed."""
-        return self.r.xtrim(self.key, maxlen=validate.whole(maxlen, "maxlen", minimum=0), approximate=False)
+        """Keep the last ``maxlen`` entries now (counting what goes, as appends do); returns how many went."""
+        keep = validate.whole(maxlen, "maxlen", minimum=0, maximum=MAX_ENTRIES)
+        return int(_APPEND(self.r, [self.key, self.trimmed_key], [self.group, keep, self._retention_ms(), "", 0]))
 
 
 def _check_consumer(consumer: Any) -> str:
     return validate.text(consumer, "consumer")
 
 
+def _check_count(count: Any) -> int:
+    return validate.whole(count, "count", maximum=MAX_COUNT)
+
+
 def _group_missing(error: redis.ResponseError) -> bool:
-    # Redis says NOGROUP; fakeredis, for a stream that does not exist, answers as XGROUP would.
-    return "NOGROUP" in str(error) or "requires the key to exist" in str(error)
+    # Redis says NOGROUP, or UNBLOCKED to a read that was waiting when the stream expired;
+    # fakeredis, for a stream that does not exist, answers as XGROUP would.
+    text = str(error)
+    return "NOGROUP" in text or "UNBLOCKED" in text or "requires the key to exist" in text

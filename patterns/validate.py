@@ -16,6 +16,9 @@ import math
 from typing import Any
 
 MILLISECOND = 0.001
+# The longest duration any argument may have: a century. Longer is a mistake, and Redis refuses
+# a PEXPIRE past its integer range only after a script's earlier writes (which stay).
+MAX_SECONDS = 100 * 365 * 86400.0
 
 
 def _is_number(value: Any) -> bool:
@@ -41,7 +44,7 @@ def number(value: Any, name: str, *, minimum: float | None = None, maximum: floa
     return float(value)
 
 
-def seconds(value: Any, name: str, *, zero: bool = False, maximum: float | None = None) -> float:
+def seconds(value: Any, name: str, *, zero: bool = False, maximum: float = MAX_SECONDS) -> float:
     """A duration in seconds that Redis can express: finite, and 0 (when ``zero``) or at least 1 ms."""
     if not _is_number(value):
         raise TypeError(f"{name} must be a {'' if zero else 'positive '}number of seconds, "
@@ -53,7 +56,7 @@ def seconds(value: Any, name: str, *, zero: bool = False, maximum: float | None 
     if 0 < value < MILLISECOND:
         raise ValueError(f"{name} must be at least 0.001 seconds (1 ms, the finest unit Redis expires or "
                          f"blocks in){' or 0' if zero else ''}, got {value!r}")
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ValueError(f"{name} must be at most {maximum:g} seconds, got {value!r}")
     return float(value)
 

@@ -383,3 +383,132 @@ def test_a_failing_on_gap_callback_is_contained_and_the_subscriber_goes_on(real)
         assert wait_for(lambda: inbox.items == [("orders", "after the gap")])
         assert sub.running
     assert sub.stats.callback_errors == 1 and sub.stats.reconnects == 1
+
+
+# -- hardening, second review: every call finds its group; odd entries never stop a consumer ----------
+
+
+def expire_now(r, stream):
+    r.pexpire(stream.key, 1)
+    assert wait_for(lambda: r.exists(stream.key) == 0)
+
+
+def test_after_the_stream_expires_every_call_finds_its_group(r):
+    stream = EventStream(r, "orders", start="0")
+    stream.append("before")
+    expire_now(r, stream)
+    assert stream.pending_for("c") == [] and stream.claim("c", min_idle=0) == [] and stream.pending() == []
+    assert stream.backlog() == {"waiting": 0, "trimmed_unread": 0}
+    stream.append("after")
+    assert [m.event for m in stream.read("c")] == ["after"]
+
+
+def test_a_second_group_on_an_expired_stream_comes_back_too(r):
+    billing = EventStream(r, "orders", group="billing", start="0")
+    shipping = EventStream(r, "orders", group="shipping", start="0")
+    billing.append("old")
+    expire_now(r, billing)
+    billing.append("new")  # re-creates the stream, with billing's group only
+    assert shipping.pending_for("s") == []  # no NOGROUP: shipping's group comes back, from 0
+    assert [m.event for m in shipping.read("s")] == ["new"]
+
+
+def test_a_read_blocked_when_the_stream_expires_returns_normally(on_server):
+    stream = EventStream(on_server, "orders", start="0", retention=0.5)
+    stream.append("soon gone")
+    stream.read("c")
+    started = time.monotonic()
+    assert stream.read("c", block=2) == []  # the key expires while the read waits (UNBLOCKED)
+    assert time.monotonic() - started >= 2
+
+
+def test_the_backlog_is_exact_after_the_group_reads_past_what_was_trimmed(r):
+    stream = EventStream(r, "orders", maxlen=100, start="0")
+    for i in range(10):
+        stream.append(i)
+    stream.read("c", count=1)
+    assert stream.trim(2) == 8
+    assert stream.backlog() == {"waiting": 2, "trimmed_unread": 7}
+    assert [m.event for m in stream.read("c", count=10)] == [8, 9]
+    assert stream.backlog() == {"waiting": 0, "trimmed_unread": 7}
+    stream.append(10)
+    assert stream.backlog() == {"waiting": 1, "trimmed_unread": 7}
+
+
+def test_the_backlog_counts_what_a_group_that_read_nothing_lost(r):
+    stream = EventStream(r, "orders", maxlen=100, start="0")
+    for i in range(10):
+        stream.append(i)
+    stream.trim(0)
+    assert stream.backlog() == {"waiting": 0, "trimmed_unread": 10}
+
+
+def test_appends_past_maxlen_count_what_they_trim_from_a_group_behind(r):
+    stream = EventStream(r, "orders", maxlen=5, start="0")
+    for i in range(12):
+        stream.append(i)
+    assert stream.length() <= 5 + 5 // 100
+    assert stream.backlog() == {"waiting": 5, "trimmed_unread": 7}
+
+
+@pytest.mark.parametrize(("option", "value"), [("retention", 1e16), ("maxlen", 2**63)])
+def test_a_size_redis_cannot_store_is_refused_before_anything_is_written(option, value):
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(ValueError, match=option):
+        EventStream(client, "orders", **{option: value})
+    assert client.keys("*") == []
+
+
+def test_a_message_too_deeply_nested_to_decode_is_malformed_and_the_subscriber_goes_on(r):
+    inbox = Inbox()
+    with Subscriber(r, ["orders"], inbox, on_malformed=lambda *a: None) as sub:
+        r.publish(keys.channel(r, "orders"), "[" * 100_000)
+        publish_event(r, "orders", "after")
+        assert wait_for(lambda: inbox.items == [("orders", "after")])
+        assert sub.running and sub.stats.malformed == 1
+
+
+def test_a_stream_entry_too_deeply_nested_to_decode_is_handed_out_as_none(r):
+    stream = EventStream(r, "orders", start="0")
+    r.xadd(stream.key, {"event": "[" * 100_000})
+    stream.append("fine")
+    assert [m.event for m in stream.read("c")] == [None, "fine"]
+    assert [m.event for m in stream.pending_for("c")] == [None, "fine"]
+
+
+def test_pending_for_skips_whole_pages_of_trimmed_entries(r):
+    stream = EventStream(r, "orders", maxlen=10_000, start="0")
+    for i in range(120):
+        stream.append(i)
+    stream.read("dead", count=120)
+    stream.trim(20)  # the first hundred pending entries are gone
+    again = stream.pending_for("dead", count=10)
+    assert [m.event for m in again] == list(range(100, 110)) and stream.lost == 100
+
+
+def test_pending_for_acknowledges_more_trimmed_entries_than_lua_can_unpack(r):
+    stream = EventStream(r, "orders", maxlen=100_000, start="0")
+    pipe = r.pipeline(transaction=False)
+    for i in range(9000):
+        pipe.xadd(stream.key, {"event": str(i)})
+    pipe.execute()
+    stream.read("dead", count=9000)
+    stream.trim(0)
+    assert stream.pending_for("dead", count=9000) == [] and stream.lost == 9000 and stream.pending() == []
+
+
+def test_claim_finds_idle_entries_behind_many_busy_ones(r):
+    stream = EventStream(r, "orders", maxlen=10_000, start="0")
+    for i in range(30):
+        stream.append(i)
+    taken = stream.read("crashed", count=30)
+    r.xclaim(stream.key, stream.group, "crashed", 0, [m.id for m in taken[-1:]], idle=60_000)
+    claimed = stream.claim("rescuer", min_idle=30, count=1)  # one idle entry, behind 29 busy ones
+    assert [m.event for m in claimed] == [29]
+
+
+def test_a_channel_named_twice_is_subscribed_once(r):
+    inbox = Inbox()
+    with Subscriber(r, ["orders", "orders"], inbox, on_malformed=None) as sub:
+        publish_event(r, "orders", 1)
+        assert wait_for(lambda: inbox.items == [("orders", 1)]) and sub.running

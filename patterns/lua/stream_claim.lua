@@ -4,18 +4,30 @@
 -- apart from a fresh one). It is read from the pending list right after the claim, for
 -- exactly the claimed ids, in the same step, so it is the count XPENDING reports.
 --
+-- XAUTOCLAIM looks at a bounded number of pending entries per call and answers with a cursor;
+-- the walk goes on from it until COUNT entries are claimed or the whole pending list was seen,
+-- so idle entries behind many busy ones are found too. Pending entries whose data was trimmed
+-- are dropped from the pending list by XAUTOCLAIM itself and reported.
+--
 -- KEYS[1]  the stream
 -- ARGV[1]  the consumer group   ARGV[2]  the consumer taking them over
 -- ARGV[3]  minimum idle time in ms   ARGV[4]  most entries to claim
 --
--- Returns {entries as XAUTOCLAIM gives them ({id, {field, value, ...}}, ...),
---          their delivery counts, in the same order,
---          ids of pending entries whose data was trimmed away (XAUTOCLAIM drops them)}
-local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
-local entries, deleted = claimed[2], claimed[3] or {}
-local counts = {}
-for i, entry in ipairs(entries) do
-  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-  counts[i] = pending[1] and pending[1][4] or 0
-end
+-- Returns {entries ({id, {field, value, ...}}, ...), their delivery counts, ids of trimmed entries}
+local count = tonumber(ARGV[4])
+local entries, counts, deleted = {}, {}, {}
+local cursor = '0-0'
+repeat
+  local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor,
+                             'COUNT', count - #entries)
+  cursor = claimed[1]
+  for _, entry in ipairs(claimed[2]) do
+    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
+    entries[#entries + 1] = entry
+    counts[#counts + 1] = pending[1] and pending[1][4] or 0
+  end
+  for _, id in ipairs(claimed[3] or {}) do
+    deleted[#deleted + 1] = id
+  end
+until #entries >= count or cursor == '0-0'
 return {entries, counts, deleted}
