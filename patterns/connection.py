@@ -190,6 +190,13 @@ def socket_timeout(r: Any) -> float | None:
     return float(timeout) if timeout else None
 
 
+def decodes_responses(r: Any) -> bool:
+    """Does ``r`` answer with str (decode_responses=True), as every client connect() makes does?"""
+    if is_cluster(r):
+        return bool(r.nodes_manager.connection_kwargs.get("decode_responses"))
+    return bool(getattr(getattr(r, "connection_pool", None), "connection_kwargs", {}).get("decode_responses"))
+
+
 def longest_block(r: Any) -> float | None:
     """How long one blocking command (XREADGROUP BLOCK, ...) may wait on ``r``: half its socket timeout.
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from . import keys, validate
 from .cache import encode
+from .connection import decodes_responses
 from .scripts import load_script
 
 _WRITE = load_script("session_write")
@@ -37,7 +38,8 @@ _INFO = load_script("session_info")
 
 ID_BYTES = 32  # 256 random bits; OWASP asks for at least 64 bits of entropy
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_META = ("__user__", "__absolute__")
+_META = ("__user__", "__absolute__", "__left__")
+USER_ID_MAX = 512  # characters: a user id names a key and is stored in every session
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,13 @@ def _session_key(r: Any, session_id: str) -> str:
 
 
 def _check_user(user_id: Any, name: str = "user_id") -> str:
-    """A user id is a non-empty str (it names the user's index key)."""
-    return validate.text(user_id, name)
+    """A user id is a non-empty str of valid text (it names the user's index key)."""
+    validate.text(user_id, name, max_length=USER_ID_MAX)
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as json.loads makes from "\ud800"
+        raise ValueError(f"{name} must be valid text, got {user_id!r}") from None
+    return user_id
 
 
 def _encode_fields(data: Any) -> list[str]:
@@ -92,6 +99,7 @@ def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None
     """The seed's setSession, atomic: the data and its TTL are written in one step."""
     if not is_valid_id(session_id):
         raise ValueError("session_id must be 16-128 characters of A-Z, a-z, 0-9, '_' or '-' (see new_session_id())")
+    # (data={} stores no fields, so it ends any session of that id: a session is its data)
     ttl_ms = int(validate.seconds(ttl, "ttl") * 1000)
     _WRITE(r, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", *_encode_fields(data)])
 
@@ -121,6 +129,9 @@ class SessionStore:
         max_per_user: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        if not decodes_responses(r):
+            raise ValueError("SessionStore needs a client that answers with str (decode_responses=True), as "
+                             "patterns.connect() makes: with bytes a rotation could not read what it just took")
         self.r = r
         self.idle_ttl = validate.seconds(idle_ttl, "idle_ttl")
         self.absolute_ttl = validate.seconds(absolute_ttl, "absolute_ttl")
@@ -140,15 +151,51 @@ class SessionStore:
     def _index_key(self, user_id: str) -> str:
         return keys.key(self.r, "session:user", user_id)
 
-    def _index(self, user_id: str, add: str = "", deadline_ms: str = "0", remove: str = "") -> list[str]:
-        return _INDEX(self.r, [self._index_key(user_id)],
-                      [self._now_ms(), add, deadline_ms, remove, self.max_per_user or 0])
+    def _index(self, user_id: str, op: str, add: str = "", rotated: str = "", ids: list[str] | None = None) -> list:
+        """One step on ``user_id``'s index (session_index.lua): [1 or 0 (refused), ids...]."""
+        keys_ = [self._index_key(user_id), keys.key(self.r, "session:user", user_id, "revoked")]
+        return _INDEX(self.r, keys_, [self._now_ms(), op, add, rotated, int(self.absolute_ttl * 1000),
+                                      self.max_per_user or 0, *(ids or [])])
 
-    def _write(self, session_id: str, user_id: str, data_fields: list[str], keep_deadline: str = "") -> str | None:
-        """Write a store session; returns its deadline (ms, as text), or None when ``keep_deadline`` has passed."""
-        return _WRITE(self.r, [_session_key(self.r, session_id)],
-                      [self._now_ms(), int(self.idle_ttl * 1000), int(self.absolute_ttl * 1000), keep_deadline,
-                       user_id, *data_fields])
+    def _write(self, session_id: str, user_id: str, data_fields: list[str], lifetime_ms: float | None = None) -> bool:
+        """Write a store session with ``lifetime_ms`` left (default: the whole absolute lifetime).
+
+        False when the lifetime left is none: nothing is written.
+        """
+        lifetime = self.absolute_ttl * 1000 if lifetime_ms is None else (lifetime_ms if lifetime_ms > 0 else -1)
+        written = _WRITE(self.r, [_session_key(self.r, session_id)],
+                         [self._now_ms(), int(self.idle_ttl * 1000), int(lifetime), "", user_id, *data_fields])
+        return written is not None
+
+    def _add(self, user_id: str, session_id: str) -> None:
+        """Index a new login of ``user_id``; end the sessions the cap pushes out (oldest first).
+
+        The sessions the cap ends are deleted before their ids leave the index, so a crash in
+        between leaves an id without a session, never a session no index can find. Ones that
+        already ended (idle) leave the index first and do not count.
+        """
+        if self.max_per_user is not None:
+            live = self._forget_ended(user_id)
+            excess = len(live) + 1 - self.max_per_user
+            if excess > 0:
+                self._delete_sessions(live[:excess])
+        evicted = self._index(user_id, "add", add=session_id)[1:]
+        if evicted:  # a login racing with this one changed who is oldest: end those too
+            self._delete_sessions(evicted)
+
+    def _forget_ended(self, user_id: str) -> list[str]:
+        """Drop from the index the ids whose session has ended; returns the live ones, oldest first."""
+        session_ids = self._index(user_id, "list")[1:]
+        if not session_ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for sid in session_ids:
+            pipe.exists(_session_key(self.r, sid))
+        alive = pipe.execute()
+        ended = [sid for sid, live in zip(session_ids, alive) if not live]
+        if ended:
+            self._index(user_id, "remove", ids=ended)
+        return [sid for sid, live in zip(session_ids, alive) if live]
 
     def create(self, user_id: str, data: dict | None = None) -> str:
         """Start a session for ``user_id``; returns its new id.
@@ -158,14 +205,13 @@ class SessionStore:
         has returned is in the index, and a "log out everywhere" that starts afterwards
         ends it. A crash in between leaves a session in no index, but its id was never
         handed to anyone (create() did not return it), and it expires by itself.
+        With a cap, the oldest sessions beyond it end (ones already ended do not count).
         """
         _check_user(user_id)
         fields = _encode_fields(data or {})
         session_id = new_session_id()
-        deadline = self._write(session_id, user_id, fields)
-        evicted = self._index(user_id, add=session_id, deadline_ms=deadline)
-        if evicted:  # over the cap: the oldest sessions end
-            self._delete_sessions(evicted)
+        self._write(session_id, user_id, fields)
+        self._add(user_id, session_id)
         return session_id
 
     def _delete_sessions(self, session_ids: list[str]) -> int:
@@ -220,64 +266,76 @@ class SessionStore:
         Every argument is checked before the first write. Steps: take the old session
         (read and delete in one step), write the new session, index the new id. A crash
         after the first step logs the user out; it never leaves the old id valid. A store
-        session's absolute deadline carries over: rotating does not extend its life.
+        session's time left carries over (as a duration: on a cluster the two ids may live on
+        nodes whose clocks differ), so rotating does not extend its life beyond the
+        milliseconds the rotation takes. A rotation racing with destroy_all() of its user is
+        refused (None), as is one of a session no longer in its user's index.
         """
         if user_id is not None:
             _check_user(user_id)
         if not is_valid_id(session_id):
             return None
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [int(user_id is None)])
+        now_ms = self._now_ms()  # an injected clock that fails, fails before the first write
+        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [int(user_id is None), now_ms])
         if taken == -1:
             raise ValueError("this session has no owner (it was written by set_session()): pass user_id= "
                              "to rotate it into a session of that user, as a login does")
         if not taken:
             return None
         pairs = dict(zip(taken[::2], taken[1::2]))
-        owner, deadline = pairs.pop("__user__", None), pairs.pop("__absolute__", "")
+        owner, left = pairs.pop("__user__", None), pairs.pop("__left__", None)
+        pairs.pop("__absolute__", None)
         new_owner = owner if user_id is None else user_id
+        data = [x for pair in pairs.items() for x in pair]
         new_id = new_session_id()
-        written = self._write(new_id, new_owner, [x for pair in pairs.items() for x in pair],
-                              keep_deadline=deadline if owner is not None else "")
-        if owner is not None and (written is None or owner != new_owner):
-            self._index(owner, remove=session_id)  # it leaves its old owner's index
-        if written is None:  # its absolute deadline had passed: the session is over
+        if owner is None:  # a login from a plain session: a new line of sessions begins
+            self._write(new_id, new_owner, data)
+            self._add(new_owner, new_id)
+            return new_id
+        if not self._write(new_id, new_owner, data, lifetime_ms=float(left)):
+            self._index(owner, "remove", ids=[session_id])  # its lifetime was over
             return None
-        self._index(new_owner, add=new_id, deadline_ms=written, remove=session_id if owner == new_owner else "")
+        if owner == new_owner:
+            allowed = self._index(owner, "rotate", add=new_id, rotated=session_id)[0]
+        else:  # a login onto another user: it leaves the old owner, and begins anew for the new one
+            allowed = self._index(owner, "release", rotated=session_id)[0]
+            if allowed:
+                self._add(new_owner, new_id)
+        if not allowed:  # logged out everywhere meanwhile (or already gone from the index): no successor
+            self._delete_sessions([new_id])
+            return None
         return new_id
 
     def destroy(self, session_id: str) -> bool:
         """End one session (log out); True if it existed."""
         if not is_valid_id(session_id):
             return False
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [0])
+        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [0, self._now_ms()])
         if not taken:
             return False
         user_id = dict(zip(taken[::2], taken[1::2])).get("__user__")
         if user_id:
-            self._index(user_id, remove=session_id)
+            self._index(user_id, "remove", ids=[session_id])
         return True
 
     def sessions_of(self, user_id: str) -> list[str]:
-        """The ids of the user's live sessions, oldest first."""
-        self._index(_check_user(user_id))  # drops ids past their deadline
-        session_ids = self.r.zrange(self._index_key(user_id), 0, -1)
-        pipe = self.r.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.exists(_session_key(self.r, sid))
-        return [sid for sid, live in zip(session_ids, pipe.execute()) if live]
+        """The ids of the user's live sessions, oldest first (ended ones leave the index)."""
+        return self._forget_ended(_check_user(user_id))
 
     def destroy_all(self, user_id: str) -> int:
         """Log out everywhere: end every session of ``user_id``; returns how many were live.
 
-        Every session whose create() or rotate() returned before this call started is
-        ended: it was written before it was indexed. Only the ids read are removed from the
-        index, so a login racing with this call keeps its entry, and a later "log out
-        everywhere" still finds it.
+        First the user's index is marked "logged out everywhere at" (in one step with reading
+        the ids it holds), then those sessions are deleted, then their ids leave the index.
+        Every session whose create() or rotate() returned before this call started is ended:
+        it was written before it was indexed. A rotation racing with this call either lands
+        before the mark (its new id is among those read, and ended) or is refused: a stolen
+        session cannot escape by rotating meanwhile. A login racing with it keeps its entry.
+        A crash part way leaves the ids indexed: calling it again finishes the job.
         """
-        index = self._index_key(_check_user(user_id))
-        session_ids = self.r.zrange(index, 0, -1)
+        session_ids = self._index(_check_user(user_id), "revoke")[1:]
         if not session_ids:
             return 0
         ended = self._delete_sessions(session_ids)
-        self.r.zrem(index, *session_ids)
+        self._index(user_id, "remove", ids=session_ids)
         return ended

@@ -1,7 +1,8 @@
 -- session_touch.lua: read a session and slide its idle timeout, never past its absolute deadline.
 --
 -- Naive sliding expiry (EXPIRE on every read) keeps an active session alive forever. A store
--- session carries its absolute deadline (__absolute__, ms); past it the session is deleted.
+-- session carries its absolute deadline (__absolute__, ms); past it the session is deleted. A
+-- plain session (set_session) is read and updated but never slid.
 --
 -- KEYS[1]  the session
 -- ARGV[1]  now in ms, or -1 for the server's clock (TIME)   ARGV[2]  idle timeout in ms
@@ -28,9 +29,10 @@ if ARGV[3] == '1' then
     redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
   end
 end
-local ttl = tonumber(ARGV[2])
 if absolute then
-  ttl = math.min(ttl, absolute - now)
+  local ttl = math.min(tonumber(ARGV[2]), absolute - now)
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ttl)))
 end
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ttl)))
+-- A session written by set_session() has no absolute deadline and keeps the TTL it was given:
+-- sliding it by the store's idle timeout would let it live forever.
 return redis.call('HGETALL', KEYS[1])

@@ -12,27 +12,27 @@
 -- KEYS[1]  the session (a hash: field -> JSON value, plus __user__ and __absolute__ for a store)
 -- ARGV[1]  now in ms, or -1 for the server's clock (TIME)
 -- ARGV[2]  TTL in ms: the plain session's TTL, or a store session's idle timeout
--- ARGV[3]  lifetime in ms: 0 for a plain session (no owner, no deadline); a new store session
---          ends at now + lifetime
--- ARGV[4]  a deadline in ms to keep instead ('' for none): rotation never extends a session
+-- ARGV[3]  lifetime in ms: 0 for a plain session (no owner, no deadline); a store session ends
+--          at now + lifetime (a new one gets the whole absolute lifetime, a rotated one what
+--          its predecessor had left: rotation never extends a session)
+-- ARGV[4]  unused ('')
 -- ARGV[5]  the owner ('' for a plain session)
 -- ARGV[6..] field, value, field, value, ...
 --
--- Returns the deadline in ms as text ('0' for a plain session), or nil when the deadline to keep
--- has already passed (nothing is written: the session is over).
+-- Returns the deadline in ms as text ('0' for a plain session), or nil when the lifetime left is
+-- none (nothing is written: the session is over).
 local ttl, lifetime = tonumber(ARGV[2]), tonumber(ARGV[3])
 local deadline = 0
+if lifetime < 0 then
+  return false   -- a rotation of a session with no time left
+end
 if lifetime > 0 then
   local now = tonumber(ARGV[1])
   if now < 0 then
     local t = redis.call('TIME')
     now = t[1] * 1000 + t[2] / 1000
   end
-  if ARGV[4] ~= '' then
-    deadline = tonumber(ARGV[4])
-  else
-    deadline = math.floor(now + lifetime)
-  end
+  deadline = math.floor(now + lifetime)
   if deadline <= now then
     return false
   end
