@@ -56,6 +56,19 @@ def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES
     return text
 
 
+def _is_default(signature: inspect.Signature, name: str, value: Any) -> bool:
+    """Was ``name`` passed at its default value? (then it is left out of the key)"""
+    default = signature.parameters[name].default
+    if default is inspect.Parameter.empty:
+        return False
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # a value whose == fails or is not a bool: not the default, then
+        return False
+
+
 def canonical(value: Any) -> Any:
     """``value`` as JSON-ready data that keeps apart what plain JSON would merge.
 
@@ -242,19 +255,36 @@ class Cache:
         existed, _ = pipe.execute()
         return bool(existed)
 
-    def cached(self, ttl: float | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def cached(self, ttl: float | None = None, *, name: str | None = None,
+               ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: cache a function's result per JSON-encodable arguments.
 
         The wrapped function gains ``.invalidate(*args, **kwargs)``. The arguments are bound
-        to the function's signature first (defaults filled in), so ``f(42)``, ``f(user_id=42)``
-        and ``f(42, fields="all")`` with that default are one entry, and ``f.invalidate(42)``
-        reaches it however it was called; arguments the function would refuse raise its
+        to the function's signature first, and an argument left at its default is left out, so
+        ``f(42)``, ``f(user_id=42)`` and ``f(42, fields="all")`` with that default are one entry,
+        ``f.invalidate(42)`` reaches it however it was called, and a default JSON cannot hold
+        (a database handle) does not matter; arguments the function would refuse raise its
         TypeError before Redis is asked.
+
+        name     what the entries are named after (default: the function's module and
+                 qualified name). Required for a function made inside another one: every
+                 function a factory makes has the same qualified name, and would share entries.
+        ignore   argument names left out of the key (``"self"`` for a method, a connection
+                 passed in): calls that differ only in them share an entry.
+
+        The key does not change with the function's body: after changing what it computes,
+        invalidate (or change ``name``), as with any cache.
         """
         ttl = None if ttl is None else validate.seconds(ttl, "ttl")
+        if name is not None:
+            validate.text(name, "name")
+        left_out = set(ignore)
 
         def decorate(fn: Callable[..., T]) -> Callable[..., T]:
-            prefix = f"{fn.__module__}.{fn.__qualname__}"
+            if name is None and "<locals>" in fn.__qualname__:
+                raise TypeError(f"{fn.__qualname__} is defined inside another function, so every function made "
+                                "there has this name and they would share cache entries: pass cached(name=...)")
+            prefix = name or f"{fn.__module__}.{fn.__qualname__}"
             try:
                 signature: inspect.Signature | None = inspect.signature(fn)
             except (TypeError, ValueError):  # some builtins have none: key on the call as made
@@ -265,11 +295,11 @@ class Cache:
                     call: Any = [list(args), kwargs]
                 else:
                     bound = signature.bind(*args, **kwargs)
-                    bound.apply_defaults()
-                    call = list(bound.arguments.items())
+                    call = [(arg, value) for arg, value in bound.arguments.items()
+                            if arg not in left_out and not _is_default(signature, arg, value)]
                 try:
                     return prefix + ":" + json.dumps(canonical(call), separators=(",", ":"))
-                except NotSerializable as error:
+                except (NotSerializable, ValueError) as error:  # ValueError: an int too long for JSON text
                     raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
 
             @functools.wraps(fn)

@@ -13,6 +13,7 @@ disagree still agree on them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import time
@@ -57,8 +58,12 @@ def _check_score(score: Any) -> float:
     return float(score)
 
 
-def _check_count(value: Any, name: str) -> int:
-    return validate.whole(value, name)
+MAX_READ = 1_000_000  # entries one read may return: a page, not a dump
+MAX_PAGE = 10**9  # page numbers: positions must stay exact integers inside Redis
+
+
+def _check_count(value: Any, name: str, maximum: int = MAX_READ) -> int:
+    return validate.whole(value, name, maximum=maximum)
 
 
 def _check_member(member: Any) -> str:
@@ -77,7 +82,7 @@ class Board:
 
     def page(self, number: int, size: int = 10) -> list[Entry]:
         """Page ``number`` (from 1) of ``size`` entries; [] past the end."""
-        start = (_check_count(number, "page number") - 1) * _check_count(size, "page size")
+        start = (_check_count(number, "page number", MAX_PAGE) - 1) * _check_count(size, "page size")
         return self._read("page", start, start + size - 1)
 
     def rank(self, member: str) -> Entry | None:
@@ -87,7 +92,7 @@ class Board:
 
     def around(self, member: str, radius: int = 2) -> list[Entry]:
         """``member`` with up to ``radius`` neighbours above and below; [] when not on the board."""
-        validate.whole(radius, "radius", minimum=0)
+        validate.whole(radius, "radius", minimum=0, maximum=MAX_READ)
         return self._read("around", _check_member(member), radius)
 
     def size(self) -> int:
@@ -261,11 +266,18 @@ class Leaderboard(Board):
 
     def last_days(self, days: int = 7, *, weights: list[float] | None = None, aggregate: str = "SUM",
                   ttl: float = 60) -> Board:
-        """The last ``days`` daily boards combined (ZUNIONSTORE), kept ``ttl`` seconds as a cache."""
-        _check_count(days, "days")
+        """The last ``days`` daily boards combined (ZUNIONSTORE, on every call) into a board of its own.
+
+        The result is stored under a key named after the days, the aggregate and the weights,
+        which expires ``ttl`` seconds after the call, so a Board returned earlier keeps reading
+        its own union.
+        """
+        _check_count(days, "days", maximum=366)
         validate.choice(aggregate, "aggregate", ("SUM", "MIN", "MAX"))
         if self.tie_break and aggregate == "SUM":
             raise ValueError("tie-broken scores pack a time under the score: combine them with MAX, not SUM")
+        if self.tie_break and weights is not None:
+            raise ValueError("tie-broken scores pack a time under the score: weights would scale the time too")
         if weights is not None:
             if not isinstance(weights, (list, tuple)) or len(weights) != days:
                 raise ValueError(f"weights must be a list of {days} numbers (one per day, today first), got {weights!r}")
@@ -273,7 +285,9 @@ class Leaderboard(Board):
         ttl = validate.seconds(ttl, "ttl")
         today = self._today()
         sources = [self.window_key("daily", today - dt.timedelta(days=i)) for i in range(days)]
-        destination = keys.key(self.r, "leaderboard", self.name, "last", f"{days}d-{today.isoformat()}-{aggregate}")
+        weighed = "" if weights is None else "-w" + hashlib.sha1(repr(weights).encode()).hexdigest()[:12]
+        destination = keys.key(self.r, "leaderboard", self.name, "last",
+                               f"{days}d-{today.isoformat()}-{aggregate}{weighed}")
         pipe = self.r.pipeline(transaction=True)
         pipe.zunionstore(destination, dict(zip(sources, weights)) if weights else sources, aggregate=aggregate)
         pipe.pexpire(destination, int(ttl * 1000))

@@ -266,7 +266,7 @@ def test_the_decorator_caches_per_arguments_and_can_invalidate(r):
     cache = Cache(r, "t")
     calls = []
 
-    @cache.cached(ttl=60)
+    @cache.cached(ttl=60, name="price")
     def price(item: str, currency: str = "EUR") -> dict:
         calls.append(item)
         return {"item": item, "currency": currency}
@@ -283,7 +283,7 @@ def test_the_decorator_caches_per_arguments_and_can_invalidate(r):
 def test_the_decorator_refuses_arguments_json_cannot_hold(r):
     cache = Cache(r, "t")
     with pytest.raises(NotSerializable, match="cache key"):
-        cache.cached()(lambda x: x)(object())
+        cache.cached(name="identity")(lambda x: x)(object())
 
 
 def test_stats_count_hits_misses_and_origin_calls(r):
@@ -398,7 +398,7 @@ def test_a_call_has_one_key_however_its_arguments_are_passed(r):
     cache = Cache(r, "t")
     calls = []
 
-    @cache.cached(ttl=60)
+    @cache.cached(ttl=60, name="profile")
     def profile(user_id: int, fields: str = "all") -> dict:
         calls.append(user_id)
         return {"id": user_id}
@@ -424,7 +424,7 @@ def test_different_arguments_never_share_a_key(r, first, second):
     cache = Cache(r, "t")
     seen = []
 
-    @cache.cached(ttl=60)
+    @cache.cached(ttl=60, name="echo")
     def echo(value):
         seen.append(value)
         return repr(value)
@@ -435,7 +435,7 @@ def test_different_arguments_never_share_a_key(r, first, second):
 
 def test_arguments_the_function_would_refuse_are_refused_before_redis(r):
     cache = Cache(r, "t")
-    cached = cache.cached()(lambda user_id: user_id)
+    cached = cache.cached(name="identity")(lambda user_id: user_id)
     with trace(r) as t:
         with pytest.raises(TypeError):
             cached(1, 2)
@@ -514,3 +514,79 @@ def test_a_read_sent_again_after_a_lost_reply_still_makes_this_caller_the_filler
     assert first[2] == "my-token" and again[2] == "my-token"
     other = cache_module._READ(r, cache.redis_keys("k"), ["other-token", 10_000, 0, "0", 1])
     assert other[2] is None  # anyone else waits for the filler (single flight)
+
+
+# -- hardening, second review -------------------------------------------------------------------------
+
+
+def test_functions_a_factory_makes_must_be_named_or_they_would_share_entries(r):
+    cache = Cache(r, "t")
+
+    def loader(table):
+        def load(key):
+            return f"{table}:{key}"
+        return load
+
+    with pytest.raises(TypeError, match="name="):
+        cache.cached()(loader("users"))
+    users, orders = cache.cached(name="users")(loader("users")), cache.cached(name="orders")(loader("orders"))
+    assert (users(1), orders(1)) == ("users:1", "orders:1")
+
+
+def test_a_default_json_cannot_hold_does_not_stop_the_function_being_cached(r):
+    cache = Cache(r, "t")
+    database, calls = object(), []
+
+    @cache.cached(name="lookup")
+    def lookup(key, db=database):
+        calls.append(key)
+        return key.upper()
+
+    assert lookup("a") == lookup("a") == lookup("a", db=database) == "A" and calls == ["a"]
+
+
+def test_a_method_is_cached_across_instances_when_self_is_ignored(r):
+    cache = Cache(r, "t")
+    calls = []
+
+    class Repository:
+        @cache.cached(name="Repository.find", ignore=("self",))
+        def find(self, key):
+            calls.append(key)
+            return {"key": key}
+
+    assert Repository().find("a") == Repository().find("a") == {"key": "a"} and calls == ["a"]
+
+
+def test_under_oom_a_stale_entry_is_served_from_redis_not_the_source(full_server):
+    client = redis.Redis(port=full_server.port, decode_responses=True)
+    client.flushall()
+    cache = Cache(client, "t", ttl=0.1, stale_ttl=60, jitter=0, early_refresh_beta=0)
+    cache.get_or_set("k", Origin({"v": 1}))
+    time.sleep(0.15)  # fresh for 0.1 s: now stale, still servable for a minute
+    client.config_set("maxmemory", 1)
+    try:
+        origin = Origin({"v": 2})
+        assert [cache.get_or_set("k", origin) for _ in range(5)] == [{"v": 1}] * 5
+        assert origin.calls == 0 and cache.stats.stale_served == 5
+    finally:
+        client.config_set("maxmemory", 0)
+        client.flushall()
+
+
+def test_a_fill_sent_again_after_a_lost_reply_counts_as_written(r):
+    from patterns import cache as cache_module
+
+    cache = Cache(r, "t")
+    fill_keys = cache.redis_keys("k")
+    _, _, token, _ = cache_module._READ(r, fill_keys, ["my-token", 10_000, 0, "0", 1])
+    arguments = [token, '"v"', 5, 60_000]
+    assert cache_module._FILL(r, fill_keys, arguments) == 1
+    assert cache_module._FILL(r, fill_keys, arguments) == 1  # the same call again: it was written
+    assert cache_module._FILL(r, fill_keys, [token, '"other"', 5, 60_000]) == 0  # another value: refused
+
+
+def test_an_argument_too_big_for_a_key_is_not_serializable(r):
+    cache = Cache(r, "t")
+    with pytest.raises(NotSerializable, match="cache key"):
+        cache.cached(name="big")(lambda n: n)(10**5000)

@@ -357,3 +357,76 @@ def test_a_board_ttl_redis_cannot_express_is_refused(ttl):
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     with pytest.raises((TypeError, ValueError), match="ttl"):
         Leaderboard(client, ttl=ttl)
+
+
+# -- hardening, second review ---------------------------------------------------------------------------
+
+
+def test_a_sum_is_never_counted_twice_when_the_app_clock_jumps(on_server, skewed_clock):
+    lb = Leaderboard(on_server, "game", mode="sum")
+    lb.submit("ada", 10)  # measures this app server's clock against the server's
+    skewed_clock(3 * 86400)  # then the app clock jumps three days (a VM resumed, NTP stepped it)
+    assert lb.submit("ada", 5) == 15
+    assert lb.rank("ada").score == 15 and lb.weekly().rank("ada").score == 15
+
+
+def test_a_submission_refused_for_one_board_writes_on_none(r):
+    lb = Leaderboard(r, "game", mode="sum", tie_break="earliest", clock=Clock())
+    lb.submit("ada", 2_000_000, details={"note": "first"})
+    lb.daily().r.zadd(lb.daily().key, {"ada": 2_090_000 * 2**32})  # today's board is already near the top
+    with pytest.raises(Exception, match="exact range"):
+        lb.submit("ada", 10_000, details={"note": "second"})
+    assert lb.rank("ada").score == 2_000_000 and lb.rank("ada").details == {"note": "first"}
+
+
+def test_adding_zero_to_a_tie_broken_total_keeps_its_time(r):
+    clock = Clock()
+    lb = Leaderboard(r, "game", mode="sum", tie_break="earliest", windows=(), clock=clock)
+    lb.submit("ada", 100)
+    clock.now += 10
+    lb.submit("bob", 100)
+    clock.now += 10
+    lb.submit("ada", 0)  # no points: ada still reached 100 first
+    assert [e.member for e in lb.top(2)] == ["ada", "bob"]
+
+
+@pytest.mark.parametrize("at", [0.0, 1577836799.0])
+def test_a_tie_break_clock_before_2020_is_refused_not_packed_into_the_next_score(r, at):
+    lb = Leaderboard(r, "game", tie_break="earliest", windows=(), clock=Clock(at))
+    with pytest.raises(Exception, match="2020"):
+        lb.submit("ada", 100)
+    assert lb.rank("ada") is None
+
+
+def test_remove_reaches_old_windows_when_the_clock_is_injected(r):
+    clock = Clock()
+    lb = board(r, clock=clock)
+    lb.submit("ada", 10)
+    clock.now += 9 * 86400  # replayed days: the first day's board still exists on the server
+    lb.submit("ada", 12)
+    lb.remove("ada")
+    assert lb.daily(dt.date(2023, 11, 14)).rank("ada") is None
+    lb.clear()
+    assert all_keys(r) == []
+
+
+def test_a_weighted_union_does_not_overwrite_an_unweighted_one(r):
+    clock = Clock()
+    lb = board(r, mode="sum", clock=clock)
+    lb.submit("ada", 10)
+    clock.now += 86400
+    lb.submit("ada", 10)
+    plain = lb.last_days(2)
+    lb.last_days(2, weights=[1.0, 0.5])
+    assert plain.rank("ada").score == 20
+
+
+def test_weights_on_tie_broken_boards_are_refused(r):
+    with pytest.raises(ValueError, match="weights"):
+        board(r, tie_break="earliest").last_days(2, weights=[1, 2], aggregate="MAX")
+
+
+@pytest.mark.parametrize("call", [lambda lb: lb.top(10**17), lambda lb: lb.page(10**16, 10)])
+def test_a_read_past_any_real_board_is_refused_clearly(r, call):
+    with pytest.raises(ValueError, match="at most"):
+        call(board(r))

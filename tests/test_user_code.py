@@ -35,7 +35,7 @@ def test_a_failing_cached_function_leaves_no_fill_token_and_is_not_cached(r):
     cache = Cache(r, "t")
     calls = []
 
-    @cache.cached(ttl=60)
+    @cache.cached(ttl=60, name="load")
     def load(user_id):
         calls.append(user_id)
         if len(calls) == 1:

@@ -11,6 +11,11 @@
 --
 -- Returns 1 when written, 0 when refused (the token was gone or replaced).
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  -- Refused, unless this very value is already there: the same call sent again after its reply
+  -- was lost (the first one wrote it and deleted the token).
+  if redis.call('HGET', KEYS[1], 'value') == ARGV[2] then
+    return 1
+  end
   return 0
 end
 redis.call('HSET', KEYS[1], 'value', ARGV[2], 'delta', ARGV[3])

@@ -43,5 +43,14 @@ if holder then
   end
   return {false, fresh_ms, holder, 0}
 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local claimed = redis.pcall('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if type(claimed) == 'table' and claimed.err then
+  -- Redis refuses to store (out of memory): nobody can fill now. A caller holding a value,
+  -- stale or due for an early refresh, serves it; one that missed gets the error, and serves
+  -- from the source.
+  if value then
+    return {value, fresh_ms, false, 0}
+  end
+  return redis.error_reply(claimed.err)
+end
 return {value or false, fresh_ms, ARGV[1], 1}
