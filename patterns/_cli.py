@@ -20,7 +20,7 @@ def run(body: Callable[[], int]) -> int:
     """Run a command; print any expected failure as one ``error:`` line and return 2."""
     try:
         return body()
-    except (ValueError, PatternError, ConnectionError, redis.RedisError) as error:
+    except (ValueError, PatternError, ConnectionError, redis.RedisError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -11,6 +11,7 @@ nodes from it. One URL, any node, whatever the deployment.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import weakref
 from typing import Any
@@ -233,16 +234,14 @@ def with_timeout(r: Any, seconds: float) -> Any:
 
 
 def mask_password(url: str) -> str:
-    """The URL with its password replaced by ``***``, safe to print or log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if not parts.password:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """The URL with every password in it replaced by ``***``, safe to print or log.
+
+    Done on the text, not by parsing it: a password with ``#``, ``/`` or ``?`` in it makes the
+    URL unparseable, and an error message about that must not show it either. Both places a
+    password can be are masked: ``user:password@`` and a ``password=`` query parameter.
+    """
+    masked = re.sub(r"^([a-z]+://[^/?#@]*?:).*@", r"\1***@", url) if "@" in url else url
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
 def _fake_client() -> redis.Redis:

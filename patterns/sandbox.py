@@ -106,10 +106,10 @@ class LocalServer:
             if self.process is None or self.process.poll() is not None:
                 return False
             try:
-                with redis.Redis(port=self.port, password=self.password, socket_timeout=1,
+                with redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1,
                                  socket_connect_timeout=1) as probe:
                     return int(probe.info("server")["process_id"]) == self.process.pid
-            except redis.RedisError:
+            except Exception:  # not answering yet, or something that is not a Redis (a stranger): ask again
                 time.sleep(0.05)
         return False
 
@@ -188,7 +188,11 @@ class LocalCluster:
     def _start_once(self, ports: list[int]) -> "LocalCluster":
         cluster_args = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
                         "--cluster-config-file", "nodes.conf")
-        self.nodes = [LocalServer(*cluster_args).start(port) for port in ports]
+        self.nodes = []
+        for port in ports:  # one at a time: a node that fails to start leaves the others in self.nodes,
+            node = LocalServer(*cluster_args)  # so cleanup() stops every one that did
+            self.nodes.append(node)
+            node.start(port)
         create = subprocess.run(
             ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
              "--cluster-replicas", "0", "--cluster-yes"],
@@ -214,7 +218,8 @@ class LocalCluster:
 
     def _node_ready(self, port: int) -> bool:
         try:
-            with redis.Redis(port=port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2) as probe:
+            with redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2,
+                             socket_connect_timeout=2) as probe:
                 info = probe.cluster("info")
         except redis.RedisError:  # not answering yet (a busy machine): ask again
             return False

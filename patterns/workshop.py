@@ -73,6 +73,8 @@ ATTENDEE_COMMANDS: tuple[str, ...] = (
     "-cluster|getkeysinslot", "-cluster|countkeysinslot",
     # Shared by everyone: one attendee must not flush or kill what the others rely on.
     "-script|flush", "-script|kill", "-script|debug", "-function", "-fcall", "-fcall_ro",
+    # Whether anyone loaded a given script: which lab another attendee has reached.
+    "-script|exists",
     "-memory", "+memory|usage",
 )
 
@@ -128,11 +130,20 @@ def attendee_rules(name: str, *, allow_scan: bool = False) -> list[str]:
             *([ALLOW_SCAN] if allow_scan else [])]
 
 
+CREDENTIAL_PARAMETERS = ("username", "password", "db")  # redis-py reads these from a URL's query too
+
+
 def attendee_url(public_url: str, name: str, password: str) -> str:
-    """``public_url`` with the attendee's user and password, database 0 (teardown scans only 0)."""
+    """``public_url`` with the attendee's user and password, database 0 (teardown scans only 0).
+
+    Any credentials in the admin URL's query (``?username=...&password=...``, which redis-py
+    honours) are dropped: the rest of the query (a TLS CA file, say) is kept.
+    """
     parts = urlsplit(public_url)
     host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{name}:{password}@{host}", path="/0"))
+    query = "&".join(part for part in parts.query.split("&")
+                     if part and part.split("=", 1)[0].lower() not in CREDENTIAL_PARAMETERS)  # as written
+    return urlunsplit(parts._replace(netloc=f"{name}:{password}@{host}", path="/0", query=query))
 
 
 def admin_client(url: str) -> Any:
@@ -143,6 +154,9 @@ def admin_client(url: str) -> Any:
     if is_cluster(r):
         raise PatternError(f"{mask_password(url)} is a Redis Cluster, whose ACL users live on each node "
                            "separately; run the workshop on one server")
+    if int(r.connection_pool.connection_kwargs.get("db") or 0) != 0:
+        raise PatternError(f"{mask_password(url)} selects a database other than 0: attendees work in database 0, "
+                           "and status and teardown must look there; end the admin URL with /0")
     version = server_version(r)
     if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) < MINIMUM_VERSION:
         raise PatternError(f"Redis {version} at {mask_password(url)} is too old for workshop mode: its ACL has "
@@ -161,24 +175,39 @@ def admin_client(url: str) -> Any:
 
 
 def find_attendees(r: Any, prefix: str = DEFAULT_PREFIX) -> dict[str, bool]:
-    """Name -> enabled, for every user that this module created with ``prefix``."""
-    shape = re.compile(rf"^{re.escape(prefix)}-\d+$")
+    """Name -> enabled, for every user that this module created with ``prefix``.
+
+    Ours: named ``<prefix>-<number>`` with ``~<name>:*`` among its key patterns (drift may add
+    patterns, such as ``%R~*``; provision removes them again).
+    """
     found = {}
-    for name in sorted(r.acl_users()):
-        if not shape.match(name):
-            continue
-        user = r.acl_getuser(name) or {}
-        if _flat(user.get("keys")) == f"~{name}:*":
+    for name, user in _lookalikes(r, prefix).items():
+        if f"~{name}:*" in _flat(user.get("keys")).split():
             found[name] = "on" in user.get("flags", [])
     return found
 
 
+def strangers(r: Any, prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Users named like attendees that this module cannot tell are its own (left alone, and reported)."""
+    ours = find_attendees(r, prefix)
+    return [name for name in _lookalikes(r, prefix) if name not in ours]
+
+
+def _lookalikes(r: Any, prefix: str) -> dict[str, dict]:
+    shape = re.compile(rf"^{re.escape(prefix)}-\d+$")
+    return {name: (r.acl_getuser(name) or {}) for name in sorted(r.acl_users()) if shape.match(name)}
+
+
+EMPTY_PASSWORD = hashlib.sha256(b"").hexdigest()
+
+
 def open_users(r: Any) -> list[str]:
-    """The enabled users that need no password (``nopass``): anyone may connect as them."""
+    """The enabled users anyone may connect as: ``nopass``, or an empty password."""
     found = []
     for name in sorted(r.acl_users()):
-        flags = (r.acl_getuser(name) or {}).get("flags", [])
-        if "on" in flags and "nopass" in flags:
+        user = r.acl_getuser(name) or {}
+        flags = user.get("flags", [])
+        if "on" in flags and ("nopass" in flags or EMPTY_PASSWORD in user.get("passwords", [])):
             found.append(name)
     return found
 
@@ -212,17 +241,18 @@ def provision(
     _check_prefix(prefix)
     known = known or {}
     existing, ours = set(r.acl_users()), find_attendees(r, prefix)
-    unguarded = [name for name in open_users(r) if name not in ours]
+    names = sorted({f"{prefix}-{number:02d}" for number in range(1, attendees + 1)} | set(ours),
+                   key=lambda n: int(n.rsplit("-", 1)[1]))  # 01..99, then 100..999; and every earlier one
+    unguarded = [name for name in open_users(r) if name not in names]  # ours are reset below
     if unguarded and not allow_open_users:
         raise PatternError(
             f"user {unguarded[0]!r} needs no password, so anyone can connect as {unguarded[0]!r} and every attendee's "
             f"fence is pointless: give it a password (ACL SETUSER {unguarded[0]} resetpass >PASSWORD, or requirepass "
             f"for 'default') and use it in the admin URL, or pass {OPEN_USERS_FLAG} if you accept that risk")
-    names = [f"{prefix}-{number:02d}" for number in range(1, attendees + 1)]  # 01..99, then 100..999
-    strangers = [name for name in names if name in existing and name not in ours]
-    if strangers:
-        raise PatternError(f"user {strangers[0]!r} already exists and is not a workshop attendee (its key pattern "
-                           f"is not ~{strangers[0]}:*); leave it alone and choose another --prefix")
+    taken = [name for name in names if name in existing and name not in ours]
+    if taken:
+        raise PatternError(f"user {taken[0]!r} already exists and is not a workshop attendee (its key patterns "
+                           f"do not include ~{taken[0]}:*); leave it alone and choose another --prefix")
     made = []
     for name in names:
         is_new = name not in existing
@@ -278,8 +308,8 @@ def teardown(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 500,
         r.client_kill_filter(user=name)  # ...and none of the open connections
     owners = set(users)
 
-    def theirs(names: list[str]) -> list[str]:
-        return [name for name in names if name.split(":", 1)[0] in owners]
+    def theirs(names: list[str]) -> list[str]:  # "attendee-01:..." only: a bare "attendee-01" is the host's
+        return [name for name in names if ":" in name and name.split(":", 1)[0] in owners]
 
     total = sum(len(theirs(names)) for names in _attendee_key_batches(r, prefix, count)) if progress else 0
     removed = 0
@@ -368,15 +398,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _provision_command(args: argparse.Namespace) -> int:
-    r = admin_client(args.url)
-    known = read_known(args.out) if args.out else {}
-    made = provision(r, args.attendees, prefix=args.prefix, known=known, allow_scan=args.allow_scan,
-                     reissue=args.reissue, allow_open_users=args.allow_open_users)
-    public = _public_url(args.url, args.host)
-    lines = [attendee.line(public) for attendee in made]
-    print("\n".join(lines))
-    if args.out:
-        write_private(args.out, "\n".join(lines) + "\n")
+    out = open_private(args.out) if args.out else None  # refused now, before any user is made
+    try:
+        r = admin_client(args.url)
+        known = read_known(args.out) if args.out else {}
+        made = provision(r, args.attendees, prefix=args.prefix, known=known, allow_scan=args.allow_scan,
+                         reissue=args.reissue, allow_open_users=args.allow_open_users)
+        public = _public_url(args.url, args.host)
+        lines = [attendee.line(public) for attendee in made]
+        print("\n".join(lines))
+        if out is not None:
+            os.ftruncate(out, 0)
+            os.write(out, ("\n".join(lines) + "\n").encode("utf-8"))
+    finally:
+        if out is not None:
+            os.close(out)
     new = sum(a.created for a in made)
     saved = "saved to the ACL file" if save_acl(r) else (
         "in memory only (no ACL file): after a server restart run provision again with the same --out file")
@@ -386,20 +422,27 @@ def _provision_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (0600), even if the file existed.
+def open_private(path: Path) -> int:
+    """Open ``path`` for writing secrets: readable by its owner only (0600), even if it existed.
 
-    The mode is set on the open file before the first byte is written: a file that was
-    0644 (an old list, a copy) never holds a password while others may read it. A symbolic
-    link is refused rather than followed.
+    The mode is set on the open file before the first byte is written, so a file that was
+    0644 (an old list, a copy) never holds a password while others may read it. Refused: a
+    symbolic link (not followed), a file with other hard links, and one owned by another user
+    (chmod would leave them its owner). Returns the open file descriptor.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
+        found = os.fstat(fd)
+        if found.st_uid != os.getuid():
+            raise PatternError(f"--out {path} belongs to another user: it would keep reading the passwords; "
+                               "remove it or choose another file")
+        if found.st_nlink > 1:
+            raise PatternError(f"--out {path} has other hard links, which would show the passwords: choose another file")
         os.fchmod(fd, 0o600)
-        os.ftruncate(fd, 0)
-        os.write(fd, text.encode("utf-8"))
-    finally:
+        return fd
+    except BaseException:
         os.close(fd)
+        raise
 
 
 def server_warnings(r: Any, *, allow_open_users: bool = False) -> list[str]:
@@ -407,7 +450,9 @@ def server_warnings(r: Any, *, allow_open_users: bool = False) -> list[str]:
     version = server_version(r)
     numbers = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
     fixed = LUA_FIXED_IN.get(numbers[:2])
-    if fixed and numbers >= fixed:
+    if fixed is None and numbers[:2] > max(LUA_FIXED_IN):
+        state = f"Redis {version} is from a line released after them, so it carries them upstream"
+    elif fixed and numbers >= fixed:
         state = f"Redis {version} carries them upstream"
     elif fixed:
         state = f"Redis {version} is older than {'.'.join(map(str, fixed))}, the first upstream release of its line with them"
@@ -434,6 +479,9 @@ def _teardown_command(args: argparse.Namespace) -> int:
     show.done()
     save_acl(r)
     print(f"removed {len(users)} attendees and {removed:,} keys")
+    for name in strangers(r, args.prefix):
+        print(f"warning: user {name!r} is named like an attendee but its key patterns were changed, so it was "
+              f"left alone; if it is one, remove it yourself: ACL DELUSER {name}", file=sys.stderr)
     return 0
 
 

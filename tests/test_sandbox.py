@@ -43,3 +43,23 @@ def test_a_restart_waits_for_its_own_port_to_be_free_again():
         assert server.port == port and server.running
     finally:
         server.cleanup()
+
+
+def test_a_cluster_whose_second_node_fails_to_start_stops_the_first(monkeypatch):
+    started: list[LocalServer] = []
+    original = LocalServer.start
+
+    def start(self, port=None):
+        if len(started) == 1:
+            raise RuntimeError("the port was taken meanwhile")
+        started.append(self)
+        return original(self, port)
+
+    monkeypatch.setattr(LocalServer, "start", start)
+    cluster = sandbox.LocalCluster(masters=3)
+    try:
+        cluster._start_once(sandbox.free_ports(3, cluster_bus=True))
+    except RuntimeError:
+        pass
+    cluster.cleanup()
+    assert started and not any(node.running for node in started)

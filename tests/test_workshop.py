@@ -192,6 +192,7 @@ FORBIDDEN = [
     ("MIGRATE", "127.0.0.1", "1", "attendee-01:x", "0", "10"), ("SORT", "attendee-01:list"),
     ("PUBSUB", "CHANNELS"), ("PUBSUB", "SHARDCHANNELS"), ("CLUSTER", "GETKEYSINSLOT", "0", "10"),
     ("PUBSUB", "NUMSUB", "attendee-02:news"), ("PUBSUB", "SHARDNUMSUB", "attendee-02:news"),
+    ("SCRIPT", "EXISTS", "0" * 40),
     ("EVAL", "return redis.call('FLUSHALL')", "0"), ("EVAL", "return redis.call('KEYS', '*')", "0"),
     ("EVAL", "return redis.call('FLUSHDB')", "0"), ("EVAL", "return redis.call('RANDOMKEY')", "0"),
     ("EVAL", "return redis.call('DEL', 'attendee-02:user:1')", "0"),
@@ -250,7 +251,7 @@ def test_provision_again_keeps_existing_users_and_their_passwords(host, admin_ur
     assert again[2].created and again[2].password
     assert {a.name: host.acl_getuser(a.name)["passwords"] for a in first} == hashes
     unknown = workshop.provision(host, 2)  # no file from the first run: still kept, password not shown
-    assert [a.password for a in unknown] == [None, None]
+    assert [a.password for a in unknown] == [None, None, None]  # all three made before are kept and listed
     assert unknown[0].line(admin_url).startswith("# attendee-01: exists")
     patterns.connect(workshop.attendee_url(admin_url, first[0].name, first[0].password)).ping()
 
@@ -545,3 +546,86 @@ def test_provision_says_the_server_must_carry_the_2025_lua_fixes(host, admin_url
     assert "CVE-2025-49844" in result.stderr and "EVAL" in result.stderr
     version = host.info("server")["redis_version"]
     assert f"Redis {version}" in result.stderr
+
+
+# -- hardening, second review -----------------------------------------------------------------------------
+
+def test_an_earlier_attendee_outside_the_new_count_is_reset_too(host, server):
+    first = workshop.provision(host, 3)
+    host.execute_command("ACL", "SETUSER", "attendee-03", "nopass", "(~* +@all)")
+    again = workshop.provision(host, 2, known={a.name: a.password for a in first})
+    assert [a.name for a in again] == ["attendee-01", "attendee-02", "attendee-03"]
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=server.port, username="attendee-03", password="anything", retry=Retry(NoBackoff(), 0)).ping()
+    assert not host.acl_getuser("attendee-03").get("selectors")
+
+
+def test_credentials_in_the_admin_urls_query_never_reach_an_attendee(server, tmp_path):
+    out = tmp_path / "attendees.txt"
+    url = f"redis://127.0.0.1:{server.port}/0?username=default&password={HOST_PASSWORD}"
+    result = run_cli("provision", url, "--attendees", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert HOST_PASSWORD not in result.stdout + result.stderr + out.read_text()
+    assert "username=" not in out.read_text()
+    run_cli("teardown", url)
+
+
+@pytest.mark.parametrize("password", ["Adm1n#Pass", "a/b?c", "p@ss:word"])
+def test_an_error_never_prints_the_password_whatever_it_contains(password):
+    result = run_cli("status", f"redis://default:{password}@127.0.0.1:1/0")
+    assert result.returncode == 2 and password not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_key_pattern_an_admin_added_is_removed_again(host, server):
+    (a, b) = workshop.provision(host, 2)
+    host.set("host:secret", "v")
+    host.execute_command("ACL", "SETUSER", b.name, "%R~*")
+    workshop.provision(host, 2, known={a.name: a.password, b.name: b.password})
+    rb = redis.Redis(port=server.port, username=b.name, password=b.password, decode_responses=True)
+    assert refused(lambda: rb.get("host:secret"))
+
+
+def test_teardown_names_a_lookalike_it_leaves_alone(host, admin_url):
+    (a, b) = workshop.provision(host, 2)
+    host.execute_command("ACL", "SETUSER", b.name, "allkeys")  # its own pattern is gone: no longer provably ours
+    result = run_cli("teardown", admin_url)
+    assert result.returncode == 0 and f"user '{b.name}' is named like an attendee" in result.stderr
+    assert f"ACL DELUSER {b.name}" in result.stderr
+
+
+def test_an_admin_url_for_another_database_is_refused(server):
+    for url in (f"redis://default:{HOST_PASSWORD}@127.0.0.1:{server.port}/3",
+                f"redis://default:{HOST_PASSWORD}@127.0.0.1:{server.port}/0?db=3"):
+        result = run_cli("teardown", url)
+        assert result.returncode == 2 and "database other than 0" in result.stderr
+
+
+def test_teardown_leaves_a_host_key_named_like_an_attendee(host):
+    workshop.provision(host, 1)
+    host.set("attendee-01", "the host's own")
+    workshop.teardown(host)
+    assert host.get("attendee-01") == "the host's own"
+
+
+@pytest.mark.parametrize("make", ["symlink", "hardlink"])
+def test_an_out_file_that_could_show_the_passwords_is_refused_before_any_user_is_made(host, admin_url, tmp_path,
+                                                                                       make):
+    target, out = tmp_path / "elsewhere.txt", tmp_path / "attendees.txt"
+    target.write_text("")
+    (out.symlink_to if make == "symlink" else out.hardlink_to)(target)
+    result = run_cli("provision", admin_url, "--attendees", "2", "--out", str(out))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert host.acl_users() == ["default"] and target.read_text() == ""
+
+
+def test_a_user_with_an_empty_password_is_refused_like_one_with_none(host):
+    host.execute_command("ACL", "SETUSER", "guest", "on", ">", "~*", "+@all")
+    with pytest.raises(PatternError, match="'guest' needs no password"):
+        workshop.provision(host, 1)
+
+
+@pytest.mark.parametrize(("version", "says"), [("8.4.0", "released after them"), ("7.2.10", "older than 7.2.11"),
+                                                ("7.2.11", "carries them upstream"), ("7.0.15", "no upstream fix")])
+def test_the_lua_warning_knows_each_line(host, monkeypatch, version, says):
+    monkeypatch.setattr(workshop, "server_version", lambda r: version)
+    assert says in workshop.server_warnings(host)[0]
