@@ -273,7 +273,8 @@ class Cache:
                  passed in): calls that differ only in them share an entry.
 
         The key does not change with the function's body: after changing what it computes,
-        invalidate (or change ``name``), as with any cache.
+        invalidate (or change ``name``), as with any cache. Values equal in Python but of other
+        types (``1``, ``1.0``, ``True``) are separate entries: safe, if a little wasteful.
         """
         ttl = None if ttl is None else validate.seconds(ttl, "ttl")
         if name is not None:

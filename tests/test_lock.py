@@ -305,3 +305,52 @@ def test_an_acquire_sent_again_after_a_lost_reply_is_granted_with_the_same_fenci
     again = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], arguments)
     assert first is not None and again == first
     assert lock_module._ACQUIRE(r, [lock.key, lock.fence_key], ["someone-else", 5000, 1000]) is None
+
+
+# -- hardening, second review -------------------------------------------------------------------------
+
+
+def test_redlock_refuses_three_clients_of_one_server():
+    one = fakeredis.FakeServer()
+    same = [fakeredis.FakeRedis(server=one, decode_responses=True) for _ in range(3)]
+    with pytest.raises(ValueError, match="same server"):
+        Redlock(same, "job", ttl=5)
+    with pytest.raises(ValueError, match="same server"):
+        Redlock([patterns.connect(), patterns.connect(), patterns.connect()], "job", ttl=5)
+
+
+def test_redlock_says_when_its_ttl_is_too_short_rather_than_blaming_node_timeout():
+    clients = [fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True) for _ in range(3)]
+    with pytest.raises(ValueError, match="ttl=0.005 s is too short"):
+        Redlock(clients, "job", ttl=0.005)
+
+
+def test_owned_works_with_a_client_that_answers_with_bytes():
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    lock = Lock(client, "job", ttl=5)
+    assert lock.acquire() and lock.owned()
+
+
+def test_fencing_tokens_stay_ahead_after_the_counter_is_lost_even_when_taken_thousands_of_times_a_second(real):
+    from patterns import lock as lock_module
+
+    lock = Lock(real, "job", ttl=5)
+    with lock:  # loads the script: a pipeline cannot fall back to EVAL
+        pass
+    pipe = real.pipeline(transaction=False)
+    for i in range(5000):  # as fast as the server can: thousands of acquisitions per millisecond's worth
+        lock_module._ACQUIRE(pipe, [lock.key, lock.fence_key], [f"t{i}", 5000, lock_module.FENCE_TTL_MS])
+        pipe.delete(lock.key)
+    last = max(int(x) for x in pipe.execute()[::2] if x is not None)
+    real.delete(lock.fence_key)  # the counter is lost: a restart without persistence, a failover
+    with Lock(real, "job", ttl=5) as again:
+        assert again.fencing_token > last
+
+
+def test_quick_clients_share_one_pool_per_millisecond_of_timeout(real, redis_server):
+    from patterns import connection
+
+    before = len(connection._quick_pools.get(real.connection_pool, {}))
+    for ttl in [0.5 + i / 1000 for i in range(300)]:
+        connection.with_timeout(real, ttl / 10)
+    assert len(connection._quick_pools[real.connection_pool]) - before <= 31
