@@ -14,7 +14,6 @@ circuit breaker stops every request from paying a connect timeout.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 

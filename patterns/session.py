@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,8 +38,9 @@ _INDEX = load_script("session_index")
 _INFO = load_script("session_info")
 
 ID_BYTES = 32  # 256 random bits; OWASP asks for at least 64 bits of entropy
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
-_META = ("__user__", "__absolute__", "__left__")
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_META = ("__user__", "__absolute__", "__left__", "__epoch__")
+FORGET_AT = 32  # ids in an index before create() checks which of their sessions have ended
 USER_ID_MAX = 512  # characters: a user id names a key and is stored in every session
 
 
@@ -58,7 +60,7 @@ def new_session_id() -> str:
 
 def is_valid_id(session_id: Any) -> bool:
     """True for a well-formed id: 16-128 URL-safe characters, nothing a key pattern could abuse."""
-    return isinstance(session_id, str) and bool(_ID_RE.match(session_id))
+    return isinstance(session_id, str) and bool(_ID_RE.fullmatch(session_id))  # fullmatch: no "\n" at the end
 
 
 def _session_key(r: Any, session_id: str) -> str:
@@ -151,37 +153,48 @@ class SessionStore:
     def _index_key(self, user_id: str) -> str:
         return keys.key(self.r, "session:user", user_id)
 
-    def _index(self, user_id: str, op: str, add: str = "", rotated: str = "", ids: list[str] | None = None) -> list:
-        """One step on ``user_id``'s index (session_index.lua): [1 or 0 (refused), ids...]."""
-        keys_ = [self._index_key(user_id), keys.key(self.r, "session:user", user_id, "revoked")]
-        return _INDEX(self.r, keys_, [self._now_ms(), op, add, rotated, int(self.absolute_ttl * 1000),
-                                      self.max_per_user or 0, *(ids or [])])
+    def _index(self, user_id: str, op: str, *, now_ms: float | None = None, add: str = "", rotated: str = "",
+               epoch: str = "", ids: list[str] | None = None) -> list:
+        """One step on ``user_id``'s index (session_index.lua): [1 or 0 (refused), ...]."""
+        keys_ = [self._index_key(user_id), keys.key(self.r, "session:user", user_id, "epoch")]
+        return _INDEX(self.r, keys_, [self._now_ms() if now_ms is None else now_ms, op, add, rotated,
+                                      int(self.absolute_ttl * 1000), self.max_per_user or 0, epoch, *(ids or [])])
 
-    def _write(self, session_id: str, user_id: str, data_fields: list[str], lifetime_ms: float | None = None) -> bool:
+    def _epoch(self, user_id: str, now_ms: float) -> str:
+        """How many times ``user_id`` logged out everywhere: a new session is made in this epoch."""
+        return str(self._index(user_id, "epoch", now_ms=now_ms)[1])
+
+    def _write(self, session_id: str, user_id: str, data_fields: list[str], epoch: str, now_ms: float,
+               lifetime_ms: float | None = None, measured_since: float | None = None) -> bool:
         """Write a store session with ``lifetime_ms`` left (default: the whole absolute lifetime).
 
-        False when the lifetime left is none: nothing is written.
+        ``measured_since``: when (time.monotonic) the lifetime left was asked for; the time
+        since, up to this very send, is taken off it. False when no lifetime is left: nothing
+        is written.
         """
+        if lifetime_ms is not None and measured_since is not None:
+            lifetime_ms -= (time.monotonic() - measured_since) * 1000
         lifetime = self.absolute_ttl * 1000 if lifetime_ms is None else (lifetime_ms if lifetime_ms > 0 else -1)
         written = _WRITE(self.r, [_session_key(self.r, session_id)],
-                         [self._now_ms(), int(self.idle_ttl * 1000), int(lifetime), "", user_id, *data_fields])
+                         [now_ms, int(self.idle_ttl * 1000), int(lifetime), epoch, user_id, *data_fields])
         return written is not None
 
-    def _add(self, user_id: str, session_id: str) -> None:
+    def _add(self, user_id: str, session_id: str, now_ms: float) -> None:
         """Index a new login of ``user_id``; end the sessions the cap pushes out (oldest first).
 
-        The sessions the cap ends are deleted before their ids leave the index, so a crash in
+        Every session the cap ends is deleted before its id leaves the index, so a crash in
         between leaves an id without a session, never a session no index can find. Ones that
         already ended (idle) leave the index first and do not count.
         """
         if self.max_per_user is not None:
-            live = self._forget_ended(user_id)
-            excess = len(live) + 1 - self.max_per_user
-            if excess > 0:
-                self._delete_sessions(live[:excess])
-        evicted = self._index(user_id, "add", add=session_id)[1:]
-        if evicted:  # a login racing with this one changed who is oldest: end those too
-            self._delete_sessions(evicted)
+            self._forget_ended(user_id)
+        found = self._index(user_id, "add", now_ms=now_ms, add=session_id)
+        held, beyond = found[1], found[2:]
+        if beyond:
+            self._delete_sessions(beyond)
+            self._index(user_id, "remove", now_ms=now_ms, ids=beyond)
+        elif held > FORGET_AT and self.max_per_user is None:
+            self._forget_ended(user_id)  # now and then: ids of sessions that ended by themselves leave
 
     def _forget_ended(self, user_id: str) -> list[str]:
         """Drop from the index the ids whose session has ended; returns the live ones, oldest first."""
@@ -200,18 +213,19 @@ class SessionStore:
     def create(self, user_id: str, data: dict | None = None) -> str:
         """Start a session for ``user_id``; returns its new id.
 
-        Steps, in this order: the session is written (its deadline set by the server's
-        clock), then its id goes into the user's index. So every session whose create()
-        has returned is in the index, and a "log out everywhere" that starts afterwards
-        ends it. A crash in between leaves a session in no index, but its id was never
-        handed to anyone (create() did not return it), and it expires by itself.
-        With a cap, the oldest sessions beyond it end (ones already ended do not count).
+        Steps, in this order: the user's epoch (how often they logged out everywhere) is read,
+        the session is written with it (its deadline set by the server's clock), then its id
+        goes into the user's index. So every session whose create() has returned is in the
+        index, and a "log out everywhere" that starts afterwards ends it. A crash before the
+        last step leaves a session in no index, but its id was never handed to anyone, and it
+        expires by itself. With a cap, the oldest sessions beyond it end (ended ones do not count).
         """
         _check_user(user_id)
-        fields = _encode_fields(data or {})
+        fields = _encode_fields({} if data is None else data)
+        now_ms = self._now_ms()
         session_id = new_session_id()
-        self._write(session_id, user_id, fields)
-        self._add(user_id, session_id)
+        self._write(session_id, user_id, fields, self._epoch(user_id, now_ms), now_ms)
+        self._add(user_id, session_id, now_ms)
         return session_id
 
     def _delete_sessions(self, session_ids: list[str]) -> int:
@@ -252,30 +266,39 @@ class SessionStore:
         ttl_ms, user_id, left_ms = found
         return SessionInfo(user_id, int(ttl_ms) / 1000, float(left_ms) / 1000)
 
-    def rotate(self, session_id: str, user_id: str | None = None) -> str | None:
-        """Give the session a new id and end the old one; None if unknown.
+    def rotate(self, session_id: str, user_id: str | None = None, *, data: dict | None = None) -> str | None:
+        """Give the session a new id and end the old one; None if unknown, over, or logged out everywhere.
 
         Rotate on login (pass the ``user_id`` who just logged in: the session moves to
         their index) and on any privilege change, so an id an attacker planted or saw
         before is worthless afterwards (session fixation).
 
-        A session written by ``set_session()`` has no owner: rotating it needs the
-        ``user_id`` it now belongs to (the login), and its absolute lifetime starts then;
-        without one, ValueError is raised and the session is left as it was.
+        The session's fields come along, unless ``data`` replaces them: on a login onto
+        another user (one browser, a second person) pass what the new user may keep, so
+        nothing of the first user's (a role, a CSRF token) passes to the second. A login
+        onto another user begins a new line of sessions, with the whole absolute lifetime;
+        a rotation of the same user's session keeps its time left, measured as a duration
+        (on a cluster the two ids may live on nodes whose clocks differ) and shortened by
+        the rotation's own round trips, so rotating never extends a session's life.
 
-        Every argument is checked before the first write. Steps: take the old session
-        (read and delete in one step), write the new session, index the new id. A crash
-        after the first step logs the user out; it never leaves the old id valid. A store
-        session's time left carries over (as a duration: on a cluster the two ids may live on
-        nodes whose clocks differ), so rotating does not extend its life beyond the
-        milliseconds the rotation takes. A rotation racing with destroy_all() of its user is
-        refused (None), as is one of a session no longer in its user's index.
+        A session written by ``set_session()`` has no owner: rotating it needs the
+        ``user_id`` it now belongs to (the login); without one, ValueError is raised and the
+        session is left as it was.
+
+        Every argument is checked, and the clock read, before the first write. Steps: take
+        the old session (read and delete in one step), write the new one, hand it the old
+        one's place in the index. A crash after the first step logs the user out; it never
+        leaves the old id valid. The hand-over is refused, and the new session deleted, when
+        the user logged out everywhere since the old session was made (its epoch is old).
         """
         if user_id is not None:
             _check_user(user_id)
+        if data is not None:
+            new_fields = _encode_fields(data)
         if not is_valid_id(session_id):
             return None
-        now_ms = self._now_ms()  # an injected clock that fails, fails before the first write
+        now_ms = self._now_ms()  # read once: an injected clock that fails, fails before the first write
+        sent = time.monotonic()
         taken = _TAKE(self.r, [_session_key(self.r, session_id)], [int(user_id is None), now_ms])
         if taken == -1:
             raise ValueError("this session has no owner (it was written by set_session()): pass user_id= "
@@ -283,26 +306,24 @@ class SessionStore:
         if not taken:
             return None
         pairs = dict(zip(taken[::2], taken[1::2]))
-        owner, left = pairs.pop("__user__", None), pairs.pop("__left__", None)
+        owner, left, epoch = pairs.pop("__user__", None), pairs.pop("__left__", None), pairs.pop("__epoch__", "")
         pairs.pop("__absolute__", None)
         new_owner = owner if user_id is None else user_id
-        data = [x for pair in pairs.items() for x in pair]
+        fields = new_fields if data is not None else [x for pair in pairs.items() for x in pair]
         new_id = new_session_id()
-        if owner is None:  # a login from a plain session: a new line of sessions begins
-            self._write(new_id, new_owner, data)
-            self._add(new_owner, new_id)
+        if owner != new_owner:  # a login: it leaves its old owner, and begins anew for the new one
+            if owner is not None and not self._index(owner, "release", now_ms=now_ms, rotated=session_id,
+                                                     epoch=epoch)[0]:
+                return None  # the old owner logged out everywhere: this session may not log in anyone
+            self._write(new_id, new_owner, fields, self._epoch(new_owner, now_ms), now_ms)
+            self._add(new_owner, new_id, now_ms)
             return new_id
-        if not self._write(new_id, new_owner, data, lifetime_ms=float(left)):
-            self._index(owner, "remove", ids=[session_id])  # its lifetime was over
+        # Never a millisecond more than it had: the time since the take was sent is taken off.
+        if not self._write(new_id, new_owner, fields, epoch, now_ms, lifetime_ms=float(left), measured_since=sent):
+            self._index(owner, "remove", now_ms=now_ms, ids=[session_id])  # its lifetime was over
             return None
-        if owner == new_owner:
-            allowed = self._index(owner, "rotate", add=new_id, rotated=session_id)[0]
-        else:  # a login onto another user: it leaves the old owner, and begins anew for the new one
-            allowed = self._index(owner, "release", rotated=session_id)[0]
-            if allowed:
-                self._add(new_owner, new_id)
-        if not allowed:  # logged out everywhere meanwhile (or already gone from the index): no successor
-            self._delete_sessions([new_id])
+        if not self._index(owner, "rotate", now_ms=now_ms, add=new_id, rotated=session_id, epoch=epoch)[0]:
+            self._delete_sessions([new_id])  # logged out everywhere meanwhile: no successor
             return None
         return new_id
 
@@ -325,13 +346,15 @@ class SessionStore:
     def destroy_all(self, user_id: str) -> int:
         """Log out everywhere: end every session of ``user_id``; returns how many were live.
 
-        First the user's index is marked "logged out everywhere at" (in one step with reading
-        the ids it holds), then those sessions are deleted, then their ids leave the index.
-        Every session whose create() or rotate() returned before this call started is ended:
-        it was written before it was indexed. A rotation racing with this call either lands
-        before the mark (its new id is among those read, and ended) or is refused: a stolen
-        session cannot escape by rotating meanwhile. A login racing with it keeps its entry.
-        A crash part way leaves the ids indexed: calling it again finishes the job.
+        First the user's epoch is raised (in one step with reading the ids the index holds),
+        then those sessions are deleted, then their ids leave the index. Every session whose
+        create() or rotate() returned before this call started is ended: it was written
+        before it was indexed. A rotation racing with this call is either handed over before
+        the epoch moved (its new id is among those read, and ended) or refused: a stolen
+        session cannot escape by rotating meanwhile, whatever the servers' clocks say. A
+        login racing with it keeps its entry. A crash part way leaves the ids indexed:
+        calling it again finishes the job. The index must not be evicted: use a
+        ``noeviction`` policy for a session store (an evicted index forgets sessions).
         """
         session_ids = self._index(_check_user(user_id), "revoke")[1:]
         if not session_ids:

@@ -192,3 +192,16 @@ class Proxy:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+@contextmanager
+def frozen(server: Any) -> Iterator[None]:
+    """SIGSTOP a throwaway server: it still accepts connections but never answers, like a hung host."""
+    import os
+    import signal
+
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)

@@ -16,9 +16,7 @@ Each chapter adds its pattern's faults here.
 from __future__ import annotations
 
 import os
-import signal
 import time
-from contextlib import contextmanager
 
 import pytest
 
@@ -29,7 +27,7 @@ from patterns.lock import Lock
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from patterns.ratelimit import ALGORITHMS
 from patterns.sandbox import LocalCluster, LocalServer, redis_server_binary
-from helpers import wait_for
+from helpers import frozen, wait_for
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None and not os.environ.get("CI"),
                                 reason="redis-server is not installed")
@@ -40,16 +38,6 @@ def server():
     """A server of this test's own: these tests stop, freeze and restart it."""
     with LocalServer() as local:
         yield local
-
-
-@contextmanager
-def frozen(local: LocalServer):
-    """SIGSTOP the server: it still accepts connections but never answers, like a hung host."""
-    os.kill(local.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(local.process.pid, signal.SIGCONT)
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import math
-import os
-import signal
 import threading
 import time
-from contextlib import contextmanager
 
 import fakeredis
 import pytest
@@ -17,6 +14,7 @@ from patterns.errors import LockLost, LockNotAcquired
 from patterns.lock import Lock, Redlock, with_lock
 from patterns.sandbox import LocalServer, redis_server_binary
 from patterns.trace import trace
+from helpers import frozen
 
 
 def test_mutual_exclusion_keeps_a_read_modify_write_counter_exact(r):
@@ -229,16 +227,6 @@ def test_redlock_a_minority_holding_the_lock_is_not_enough(redlock_clients):
 
 
 # -- hardening: Redlock with a frozen node --------------------------------------------------------
-
-
-@contextmanager
-def frozen(server: LocalServer):
-    """SIGSTOP the server: it still accepts connections but never answers, like a hung host."""
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 def test_redlock_acquires_a_short_lock_while_one_of_three_nodes_is_frozen(five_servers, redlock_clients):

@@ -8,10 +8,8 @@ import time
 
 import fakeredis
 import pytest
-import redis
 
-import patterns
-from patterns import connection, keys
+from patterns import keys
 from patterns.errors import NotSerializable
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from helpers import wait_for

@@ -15,7 +15,7 @@
 -- ARGV[3]  lifetime in ms: 0 for a plain session (no owner, no deadline); a store session ends
 --          at now + lifetime (a new one gets the whole absolute lifetime, a rotated one what
 --          its predecessor had left: rotation never extends a session)
--- ARGV[4]  unused ('')
+-- ARGV[4]  the epoch the session is made in (its user's log-outs-everywhere count; '' for none)
 -- ARGV[5]  the owner ('' for a plain session)
 -- ARGV[6..] field, value, field, value, ...
 --
@@ -41,7 +41,8 @@ end
 
 redis.call('DEL', KEYS[1])   -- a write replaces the session: no stale fields survive
 if lifetime > 0 then
-  redis.call('HSET', KEYS[1], '__user__', ARGV[5], '__absolute__', string.format('%d', deadline))
+  redis.call('HSET', KEYS[1], '__user__', ARGV[5], '__absolute__', string.format('%d', deadline),
+             '__epoch__', ARGV[4])
 end
 -- HSET in slices: unpack() of more than a few thousand arguments overflows Lua's C stack.
 for first = 6, #ARGV, 1000 do
