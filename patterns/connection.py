@@ -199,14 +199,18 @@ def decodes_responses(r: Any) -> bool:
 
 
 def longest_block(r: Any) -> float | None:
-    """How long one blocking command (XREADGROUP BLOCK, ...) may wait on ``r``: half its socket timeout.
+    """How long one blocking command (XREADGROUP BLOCK, ...) may wait on ``r``: well below its socket timeout.
 
     A block at least as long as the socket timeout always ends in a TimeoutError on a real
     server: the reply comes after the client stopped waiting. Longer waits are made of
     several blocks of this length. None: no limit (the client waits forever).
     """
     timeout = socket_timeout(r)
-    return None if timeout is None else max(0.001, timeout / 2)
+    if timeout is None:
+        return None
+    # Redis ends a BLOCK on its own timer, up to 100 ms late (hz 10): leave a quarter of a second
+    # for that and the reply, or a quarter of a very short timeout.
+    return timeout - 0.25 if timeout > 0.5 else max(0.001, timeout / 4)
 
 
 def with_timeout(r: Any, seconds: float) -> Any:

@@ -291,6 +291,7 @@ class StreamMessage:
 STARTS = ("$", "0")
 MAX_ENTRIES = 10**12  # maxlen: past it a bound bounds nothing
 MAX_COUNT = 100_000  # entries one call asks for: a page, not a dump (Redis refuses far larger ones)
+TRIM_BATCH = 10_000  # entries stream_append.lua trims per call at most
 
 
 def _decode(raw: Any) -> Any:
@@ -326,7 +327,9 @@ class EventStream:
     start       where a new group starts: "$" (new events only) or "0" (from the beginning)
 
     Delivery is at least once: a handler sees an entry again after a crash, a claim, or an
-    append whose reply was lost (an append is never resent, but the caller may retry it).
+    append whose reply was lost (an append is never resent, but the caller may retry it). A
+    pending_for() or claim() whose reply is lost has acknowledged the trimmed entries it found
+    without counting them in ``lost``: the count is a floor.
     """
 
     def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
@@ -338,6 +341,7 @@ class EventStream:
         self.r, self.name = r, validate.text(name, "name")
         self.key = keys.key(r, "stream", name)
         self.trimmed_key = keys.key(r, "stream", name, "trimmed")  # per group: trimmed before it read them
+        self.groups_key = keys.key(r, "stream", name, "groups")  # every group: all come back with the stream
         self.lost = 0  # entries trimmed while pending: acknowledged, never delivered again
         self._ensure_group(start)
 
@@ -345,7 +349,7 @@ class EventStream:
         return int(self.retention * 1000)
 
     def _ensure_group(self, start: str) -> None:
-        _GROUP(self.r, [self.key], [self.group, start, self._retention_ms()])
+        _GROUP(self.r, [self.key, self.groups_key], [self.group, start, self._retention_ms()])
 
     def _with_group(self, call: Callable[[], Any]) -> Any:
         """``call()``, and once more after making the group again if the stream (or group) had gone."""
@@ -360,7 +364,7 @@ class EventStream:
     def append(self, event: Any) -> str:
         """Add ``event`` (as JSON); returns its id. One step: the group kept, XADD, the trim, the TTL."""
         text = encode(event, key=f"stream {self.name}")
-        return _APPEND(self.r, [self.key, self.trimmed_key],
+        return _APPEND(self.r, [self.key, self.trimmed_key, self.groups_key],
                        [self.group, self.maxlen, self._retention_ms(), text, self.maxlen // 100])
 
     def read(self, consumer: str, count: int = 10, block: float | None = None) -> list[StreamMessage]:
@@ -392,7 +396,10 @@ class EventStream:
 
     def _read_new(self, consumer: str, count: int, block_ms: int | None) -> list[StreamMessage]:
         found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count, block=block_ms)
-        entries = found[0][1] if found else []
+        if isinstance(found, dict):  # RESP3: {stream: [[entries]]}
+            entries = next(iter(found.values()), [[]])[0]
+        else:
+            entries = found[0][1] if found else []
         return [self._message(entry_id, fields) for entry_id, fields in entries]
 
     def pending_for(self, consumer: str, count: int = 100) -> list[StreamMessage]:
@@ -403,11 +410,17 @@ class EventStream:
         """
         _check_consumer(consumer)
         _check_count(count)
-        entries, counts, trimmed = self._with_group(
-            lambda: _PENDING(self.r, [self.key], [self.group, consumer, count]))
-        if trimmed:
-            self._count_lost(list(trimmed))
-        return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts)]
+        after, found, gone = "", [], []
+        while True:  # each call looks at a bounded part of the pending list, and says where it stopped
+            entries, counts, trimmed, more, after = self._with_group(
+                lambda: _PENDING(self.r, [self.key], [self.group, consumer, count - len(found), after]))
+            gone += trimmed
+            found += [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts)]
+            if not more or len(found) >= count:
+                break
+        if gone:
+            self._count_lost(list(gone))
+        return found
 
     def _message(self, entry_id: str, fields: dict | list, deliveries: int = 1) -> StreamMessage:
         if isinstance(fields, list):  # a script's reply: [field, value, ...]
@@ -438,11 +451,17 @@ class EventStream:
         _check_consumer(consumer)
         idle_ms = int(validate.seconds(min_idle, "min_idle", zero=True) * 1000)
         _check_count(count)
-        entries, counts, deleted = self._with_group(
-            lambda: _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms, count]))
-        if deleted:  # XAUTOCLAIM already dropped them from the pending list
-            self._count_lost(list(deleted))
-        return [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts) if fields]
+        cursor, found, gone = "", [], []
+        while True:  # each call takes a bounded number of XAUTOCLAIM steps, and says where it stopped
+            entries, counts, deleted, cursor = self._with_group(
+                lambda: _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms, count - len(found), cursor]))
+            gone += deleted  # XAUTOCLAIM already dropped them from the pending list
+            found += [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts) if fields]
+            if cursor == "0-0" or len(found) >= count:
+                break
+        if gone:
+            self._count_lost(list(gone))
+        return found
 
     def backlog(self) -> dict[str, int | None]:
         """How far this group is behind: entries still ``waiting`` to be given to it, and entries
@@ -458,7 +477,13 @@ class EventStream:
     def trim(self, maxlen: int) -> int:
         """Keep the last ``maxlen`` entries now (counting what goes, as appends do); returns how many went."""
         keep = validate.whole(maxlen, "maxlen", minimum=0, maximum=MAX_ENTRIES)
-        return int(_APPEND(self.r, [self.key, self.trimmed_key], [self.group, keep, self._retention_ms(), "", 0]))
+        removed = 0
+        while True:  # in batches (the script trims at most 10,000 a call): the server never stalls
+            batch = int(_APPEND(self.r, [self.key, self.trimmed_key, self.groups_key],
+                                [self.group, keep, self._retention_ms(), "", 0]))
+            removed += batch
+            if batch < TRIM_BATCH:
+                return removed
 
 
 def _check_consumer(consumer: Any) -> str:

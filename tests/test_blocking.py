@@ -56,3 +56,13 @@ def test_an_idle_subscriber_outlives_the_socket_timeout_without_reconnecting(one
         assert wait_for(lambda: received == ["still here"])
         assert sub.stats.reconnects == 0 and sub.running
     assert not sub.running  # and stop() ended the thread within its own bound
+
+
+def test_a_blocking_read_on_a_very_short_socket_timeout_still_returns_normally(real):
+    from patterns import connection
+    from patterns.pubsub import EventStream
+
+    quick = connection.with_timeout(real, 0.2)  # Redis ends a BLOCK up to 100 ms late (its timer)
+    stream = EventStream(quick, "orders", start="0")
+    for _ in range(3):
+        assert stream.read("c", block=0.6) == []

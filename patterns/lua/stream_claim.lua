@@ -12,12 +12,17 @@
 -- KEYS[1]  the stream
 -- ARGV[1]  the consumer group   ARGV[2]  the consumer taking them over
 -- ARGV[3]  minimum idle time in ms   ARGV[4]  most entries to claim
+-- ARGV[5]  the cursor to go on from ('' from the start): a walk is bounded per call, and continued
 --
--- Returns {entries ({id, {field, value, ...}}, ...), their delivery counts, ids of trimmed entries}
+-- Returns {entries ({id, {field, value, ...}}, ...), their delivery counts, ids of trimmed entries,
+--          the cursor ('0-0' when the whole pending list was seen)}
 local count = tonumber(ARGV[4])
+local STEPS = 10   -- XAUTOCLAIM calls per script at most (each looks at up to 10 x COUNT entries)
 local entries, counts, deleted = {}, {}, {}
-local cursor = '0-0'
+local cursor = ARGV[5] ~= '' and ARGV[5] or '0-0'
+local steps = 0
 repeat
+  steps = steps + 1
   local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor,
                              'COUNT', count - #entries)
   cursor = claimed[1]
@@ -29,5 +34,5 @@ repeat
   for _, id in ipairs(claimed[3] or {}) do
     deleted[#deleted + 1] = id
   end
-until #entries >= count or cursor == '0-0'
-return {entries, counts, deleted}
+until #entries >= count or cursor == '0-0' or steps >= STEPS
+return {entries, counts, deleted, cursor}

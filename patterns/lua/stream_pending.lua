@@ -9,13 +9,23 @@
 --
 -- KEYS[1]  the stream
 -- ARGV[1]  the consumer group   ARGV[2]  the consumer   ARGV[3]  most entries to return
+-- ARGV[4]  go on after this id ('' from the start): a call that ran out of budget is continued
 --
--- Returns {entries ({id, {field, value, ...}}, ...), their delivery counts, ids of trimmed entries}
+-- Returns {entries ({id, {field, value, ...}}, ...), their delivery counts, ids of trimmed entries,
+--          1 when it stopped at its budget with more to look at (call again from the id), the id}
 local count = tonumber(ARGV[3])
+local SCAN = 10000   -- pending entries looked at per call at most: the caller calls again for more
 local entries, counts, trimmed = {}, {}, {}
-local after = '0'   -- each page goes on after the last id of the one before
+local after = ARGV[4] ~= '' and ARGV[4] or '0'   -- each page goes on after the last id of the one before
+local seen, more = 0, 0
 while #entries < count do
-  local asked = count - #entries
+  if seen >= SCAN then
+    more = 1
+    break
+  end
+  -- Exactly as many as still wanted: reading an entry of the history counts as a delivery, so a
+  -- page must never reach entries this call will not return.
+  local asked = math.min(count - #entries, SCAN - seen)
   local found = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', asked,
                            'STREAMS', KEYS[1], after)
   local read = {}
@@ -24,6 +34,7 @@ while #entries < count do
     read = type(found[1]) == 'string' and found[2] or found[1][2]
   end
   local trimmed_now = {}
+  seen = seen + #read
   for _, entry in ipairs(read) do
     if entry[2] then
       local pending = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
@@ -43,4 +54,4 @@ while #entries < count do
   end
   after = read[#read][1]
 end
-return {entries, counts, trimmed}
+return {entries, counts, trimmed, more, after}
