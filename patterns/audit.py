@@ -54,6 +54,7 @@ class BigKey:
 
 @dataclass
 class AuditReport:
+    match: str = "*"  # the pattern audited, relative to the client's namespace
     scanned: int = 0
     batches: int = 0
     without_ttl: dict[str, int] = field(default_factory=dict)  # prefix -> keys without a TTL
@@ -77,7 +78,7 @@ class AuditReport:
 
     def table(self) -> str:
         """The report as text: a line per prefix, then the problems."""
-        lines = [f"scanned {self.scanned:,} keys in {self.batches} SCAN batches"]
+        lines = [f"scanned {self.scanned:,} keys matching {self.match!r} in {self.batches} SCAN batches"]
         lines.append(f"{'prefix':40} {'keys':>7} {'no TTL':>7}  types")
         for prefix in sorted(self.types):
             total = sum(self.types[prefix].values())
@@ -146,7 +147,7 @@ def audit(
     so a notebook cell shows the reason and the command line exits 2.
     """
     validate.whole(count, "count (keys per batch)", maximum=10_000)
-    report = AuditReport()
+    report = AuditReport(match=match)
     without_ttl: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     types: dict[str, Counter] = defaultdict(Counter)
