@@ -378,6 +378,33 @@ def user_id_plus_counter(r, user_id, data):
     return session_id
 
 
+def uuid4_hex(r, user_id, data):  # 32 hex digits, but only 122 of their 128 bits are random
+    import uuid
+
+    session_id = uuid.uuid4().hex
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def uuid1_time_based(r, user_id, data):  # the clock and the machine's address: guessable
+    import uuid
+
+    session_id = str(uuid.uuid1())
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def hset_mapping_in_a_transaction(r, user_id, data):  # the hint followed to the letter
+    import secrets
+
+    session_id = secrets.token_hex(16)
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(f"session:{session_id}", mapping=data)
+    pipe.expire(f"session:{session_id}", 1800)
+    pipe.execute()
+    return session_id
+
+
 def same_id(r, user_id, data):
     r.set(f"session:{user_id}-session-0000000000000000", user_id, ex=1800)
     return f"{user_id}-session-0000000000000000"
@@ -389,6 +416,8 @@ def same_id(r, user_id, data):
         (counter_ids, "about"),
         (user_id_plus_counter, "may be guessable"),
         (same_id, "same id"),
+        (uuid4_hex, "carry about 122 bits"),
+        (uuid1_time_based, "may be guessable"),
         (two_steps, "written in 2 round trip(s) (HSET, EXPIRE)"),
         (pipelined_but_not_atomic, "written in 1 round trip(s) (HSET, EXPIRE)"),
         (forever, "no TTL"),
@@ -406,6 +435,12 @@ def test_session_checker_names_the_problem(capsys, solution, says):
 def test_session_reference_passes(capsys):
     session_exercise.check(reference_create_session)
     assert capsys.readouterr().out.startswith("✓ 201 unique ids")
+
+
+def test_a_session_written_with_hset_mapping_of_the_data_passes(capsys):
+    """The checker hands over real data: HSET with an empty mapping is an error in redis-py."""
+    session_exercise.check(hset_mapping_in_a_transaction)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids of ~128 random bits")
 
 
 # -- notebook 05: idempotent handling ---------------------------------------------------------
@@ -540,3 +575,35 @@ def test_audit_checker_names_the_problem(capsys, solution, says):
 def test_audit_reference_passes(capsys):
     audit_exercise.check(reference_keys_without_ttl)
     assert capsys.readouterr().out.startswith("✓ 43 TTL-less keys found with SCAN")
+
+
+# -- hints come in steps, and never as the code -----------------------------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nbformat  # noqa: E402
+
+NOTEBOOK_DIR = Path(__file__).parent.parent / "notebooks"
+# Chapters whose hints are already in steps; issue 15 brings the others here.
+HINTS_IN_STEPS = ["03_leaderboards", "04_sessions"]
+
+
+def _hint_text(stem: str) -> str:
+    nb = nbformat.read(NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    cells = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return "\n".join(re.findall(r"<details><summary>[^<]*hint.*?</details>", cells, flags=re.S | re.I))
+
+
+@pytest.mark.parametrize("stem", HINTS_IN_STEPS)
+def test_hints_are_a_nudge_then_the_approach_then_what_to_read(stem):
+    text = _hint_text(stem)
+    summaries = re.findall(r"<summary>(Hint \d: [^<]+)</summary>", text)
+    assert [s.split(":")[0] for s in summaries] == ["Hint 1", "Hint 2", "Hint 3"], summaries
+
+
+@pytest.mark.parametrize("stem", HINTS_IN_STEPS)
+def test_a_hint_names_commands_but_never_writes_the_call(stem):
+    text = _hint_text(stem)
+    calls = re.findall(r"`[^`]*\b(?:r|pipe|redis)\.\w+\([^`]*`|`[^`]*\w\([^`)]+\)[^`]*`", text)
+    assert calls == [], calls

@@ -16,6 +16,19 @@ from . import NotYet, fresh_client, report
 MAX_TTL = 1800
 
 
+def random_bits(ids: list[str]) -> int:
+    """How many bits of the ids actually vary, position by position.
+
+    Length times the alphabet's size overcounts: ``uuid4().hex`` is 32 hex digits (128 bits by
+    that count) but one digit is always "4" and another only 8, 9, a or b, leaving 122 random
+    bits. So each position counts the bits of the values seen there (rounded up to a power of
+    two: 200 draws of 64 letters show nearly all of them), and a position that never changes
+    counts nothing. ``token_urlsafe(16)`` gives 21 positions of 6 bits and a last one of 2: 128.
+    """
+    shortest = min(len(i) for i in ids)
+    return sum(math.ceil(math.log2(len({i[p] for i in ids}))) for p in range(shortest))
+
+
 def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
     r = fresh_client()
     with trace(r) as t:
@@ -25,11 +38,10 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
     key = f"session:{session_id}"
     if not r.exists(key):
         raise NotYet(f"nothing was stored under {key!r}")
-    ids = [session_id] + [fn(r, "ada", {}) for _ in range(200)]
+    ids = [session_id] + [fn(r, "ada", {"theme": "light", "visit": n}) for n in range(200)]
     if len(set(ids)) != len(ids):
         raise NotYet("two sessions got the same id: use secrets.token_urlsafe(), not the user id or the time")
-    alphabet = set("".join(ids))
-    bits = min(len(i) for i in ids) * math.log2(max(2, len(alphabet)))
+    bits = random_bits(ids)
     if bits < 128 or all("ada" in i for i in ids):  # every id carries the user id: derived, not random
         raise NotYet(
             f"ids like {session_id!r} carry about {bits:.0f} bits and may be guessable; use "
