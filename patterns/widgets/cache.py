@@ -21,18 +21,24 @@ from ._traffic import ButtonTask, run_paced
 
 
 class SlowDatabase:
-    """A pretend product database: every read takes ``latency`` seconds and is counted."""
+    """A pretend product database: every read takes ``latency`` seconds and is counted.
+
+    ``reads`` lists the products read, in order, so a lab can say which misses were first
+    requests and which were refetches after an invalidation.
+    """
 
     def __init__(self, products: int = 50, latency: float = 0.05, seed: int = 0) -> None:
         rng = random.Random(seed)
         self.prices = {f"product-{i}": round(rng.uniform(1, 100), 2) for i in range(products)}
         self.latency = latency
         self.queries = 0
+        self.reads: list[str] = []
         self._lock = threading.Lock()
 
     def read(self, product_id: str) -> dict | None:
         with self._lock:
             self.queries += 1
+            self.reads.append(product_id)
         time.sleep(self.latency)
         price = self.prices.get(product_id)
         return None if price is None else {"id": product_id, "price": price}
@@ -125,6 +131,7 @@ class CacheDashboard:
             self.cache.invalidate(product)
         self.cache.stats = type(self.cache.stats)()
         self.db.queries = 0
+        self.db.reads.clear()
         self.rng = random.Random(self.seed)
         with self._lock:
             self.latencies.clear()
