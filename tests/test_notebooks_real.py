@@ -1,6 +1,7 @@
 """Every notebook also runs clean on a real Redis server (nbval-lax: it must run, outputs may differ),
-once as the server's default user and once as a workshop attendee (an ACL user fenced into its
-namespace, with exactly the rules ``patterns.workshop provision`` gives).
+once as the server's default user, once as a workshop attendee (an ACL user fenced into its
+namespace, with exactly the rules ``patterns.workshop provision`` gives), and once on a 3-master
+Redis Cluster (one node's URL: ``patterns.connect()`` finds the cluster from it).
 
 The strict leg (outputs equal to the committed ones) runs on fakeredis in the main
 pytest session; these legs point REDIS_URL at the harness's throwaway server and run
@@ -38,6 +39,14 @@ def run_lax(notebook: Path, url: str, namespace: str | None = None) -> subproces
 def test_notebook_runs_clean_on_a_real_server(notebook, real, redis_server):
     result = run_lax(notebook, redis_server.url)
     assert result.returncode == 0, f"{notebook.name} failed on {redis_server.url}:\n{result.stdout[-4000:]}"
+    assert " passed" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_clean_on_a_cluster(notebook, cluster_client, redis_cluster):
+    cluster_client.flushall()
+    result = run_lax(notebook, redis_cluster.url)
+    assert result.returncode == 0, f"{notebook.name} failed on the cluster at {redis_cluster.url}:\n{result.stdout[-4000:]}"
     assert " passed" in result.stdout.splitlines()[-1]
 
 
