@@ -7,6 +7,8 @@ import redis
 from redis.cluster import key_slot
 
 from patterns import keys
+from patterns.lock import Lock
+from patterns.widgets import lock as lock_widget
 from patterns.widgets.audit import AuditExplorer
 from patterns.widgets.cache import CacheDashboard
 from patterns.widgets.cluster import SlotExplorer, hashed_part
@@ -187,3 +189,38 @@ def test_audit_explorer_shows_why_the_keys_could_not_be_listed(fake, monkeypatch
     explorer.run_button.click()
     assert explorer.report.refused and not explorer.report.clean
     assert "may not run SCAN" in explorer.output.value and "--allow-scan" in explorer.output.value
+
+
+def _rows_drawn(timeline, monkeypatch):
+    """Redraw the timeline and return {worker row: bars of non-zero width in the figure}."""
+    figures = []
+    to_png = lock_widget._chart.to_png
+    monkeypatch.setattr(lock_widget._chart, "to_png", lambda fig: figures.append(fig) or to_png(fig))
+    timeline._draw()
+    rows: dict[int, int] = {}
+    for bar in figures[-1].axes[0].patches:
+        if bar.get_width() > 0:
+            row = round(bar.get_y() + bar.get_height() / 2)
+            rows[row] = rows.get(row, 0) + 1
+    return rows
+
+
+def test_lock_timeline_draws_every_worker_after_a_long_pause(fake, monkeypatch):
+    # The notebook's driven run: before the fix a waiter could sleep through every turn (backoff up to
+    # 0.5 s against 0.05-0.15 s critical sections) and its 3 s wait was never drawn: an empty row.
+    timeline = LockTimeline(fake, workers=3, ttl=0.5, pause=2.0)
+    timeline.run(3.0)
+    assert timeline.lost == 1 and timeline.resource.rejected == 1
+    assert sorted(_rows_drawn(timeline, monkeypatch)) == [1, 2, 3]
+    assert {number for number, kind, _, _ in timeline.spans if kind != "waiting"} == {1, 2, 3}
+
+
+def test_lock_timeline_draws_the_wait_of_a_worker_that_never_gets_the_lock(fake, monkeypatch):
+    timeline = LockTimeline(fake, workers=2, ttl=0.5)
+    outsider = Lock(fake, timeline.name, ttl=5)
+    assert outsider.acquire()  # held all along by someone outside the timeline
+    timeline.run(0.5)
+    assert sorted(number for number, _, _, _ in timeline.spans) == [1, 2]
+    assert all(kind == "waiting" and start < 0.05 and end >= 0.5 for _, kind, start, end in timeline.spans)
+    assert _rows_drawn(timeline, monkeypatch) == {1: 1, 2: 1}
+    assert "critical sections 0" in timeline.summary.value

@@ -21,6 +21,9 @@ from . import _chart
 from ._traffic import ButtonTask
 
 
+WAIT_POLL = 0.05  # seconds: the longest a waiting worker sleeps between tries (shorter than any critical section)
+
+
 class FencedResource:
     """The protected resource: remembers the highest fencing token and refuses older ones."""
 
@@ -72,9 +75,16 @@ class LockTimeline:
             rng = random.Random(self.seed * 100 + number)
             paused = False
             while time.monotonic() < stop_at:
-                lock = Lock(self.r, self.name, ttl=ttl, timeout=max(0.0, stop_at - time.monotonic()))
+                # Waiters poll at least every WAIT_POLL s. With Lock's default cap (0.5 s, as long as
+                # the notebook's lease) a waiter slept through whole critical sections while the
+                # worker that had just released came back within 50 ms and won again: a worker
+                # could wait out all 3 s without a single turn.
+                lock = Lock(self.r, self.name, ttl=ttl, timeout=max(0.0, stop_at - time.monotonic()),
+                            max_backoff=WAIT_POLL)
                 waited = time.monotonic()
                 if not lock.acquire():
+                    with lock_spans:  # it waited until the end without a turn: draw that wait too
+                        self.spans.append((number, "waiting", waited - started, time.monotonic() - started))
                     return
                 got = time.monotonic()
                 work = rng.uniform(0.05, 0.15)
