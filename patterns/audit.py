@@ -54,7 +54,7 @@ class BigKey:
 
 @dataclass
 class AuditReport:
-    match: str = "*"  # the pattern audited, relative to the client's namespace
+    match: str = "*"  # the SCAN pattern sent: a workshop attendee's carries its namespace
     scanned: int = 0
     batches: int = 0
     without_ttl: dict[str, int] = field(default_factory=dict)  # prefix -> keys without a TTL
@@ -147,7 +147,7 @@ def audit(
     so a notebook cell shows the reason and the command line exits 2.
     """
     validate.whole(count, "count (keys per batch)", maximum=10_000)
-    report = AuditReport(match=match)
+    report = AuditReport(match=keys.plain(r, match))
     without_ttl: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     types: dict[str, Counter] = defaultdict(Counter)

@@ -9,6 +9,7 @@ import sys
 import pytest
 import redis
 
+import patterns
 from patterns import Cache
 from patterns.audit import audit, prefix_of, scan_batches
 from patterns.trace import trace
@@ -165,3 +166,12 @@ def test_the_cluster_report_counts_the_clients_of_every_primary(cluster_client, 
     assert report.connections_received >= len(redis_cluster.ports)
     for client in extra:
         client.close()
+
+
+def test_the_report_names_the_pattern_it_sent_namespace_included():
+    """A workshop attendee's '*' is 'attendee-01:*' on the wire: the report must not read as the whole server."""
+    r = patterns.connect(namespace="attendee-01")
+    r.set("attendee-01:lab:x", "1", ex=60)
+    report = audit(r, "*")
+    assert report.match == "attendee-01:*"
+    assert report.table().splitlines()[0].startswith("scanned 1 keys matching 'attendee-01:*'")

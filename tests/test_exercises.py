@@ -1,6 +1,7 @@
 """Each exercise checker passes the reference solution and names the first problem of wrong ones."""
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 
@@ -394,6 +395,42 @@ def uuid1_time_based(r, user_id, data):  # the clock and the machine's address: 
     return session_id
 
 
+_issued = itertools.count()
+
+
+def sha256_of_a_counter(r, user_id, data):  # looks random per position, but anyone can compute it
+    import hashlib
+
+    session_id = hashlib.sha256(str(next(_issued)).encode()).hexdigest()
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def sha256_of_the_time(r, user_id, data):
+    import hashlib
+    import time
+
+    session_id = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def random_module_bits(r, user_id, data):  # 128 bits of a Mersenne Twister: predictable from its output
+    import random
+
+    session_id = f"{random.getrandbits(128):032x}"
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def unpadded_hex_of_secret_bits(r, user_id, data):  # correct: the length varies, the bits do not
+    import secrets
+
+    session_id = f"{secrets.randbits(128):x}"
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
 def hset_mapping_in_a_transaction(r, user_id, data):  # the hint followed to the letter
     import secrets
 
@@ -414,9 +451,12 @@ def same_id(r, user_id, data):
     ("solution", "says"),
     [
         (counter_ids, "about"),
-        (user_id_plus_counter, "may be guessable"),
+        (user_id_plus_counter, "contains the user id"),
         (same_id, "same id"),
-        (uuid4_hex, "carry about 122 bits"),
+        (uuid4_hex, "about 122 random bits, below the 128"),
+        (sha256_of_a_counter, "operating system's random source"),
+        (sha256_of_the_time, "operating system's random source"),
+        (random_module_bits, "operating system's random source"),
         (uuid1_time_based, "may be guessable"),
         (two_steps, "written in 2 round trip(s) (HSET, EXPIRE)"),
         (pipelined_but_not_atomic, "written in 1 round trip(s) (HSET, EXPIRE)"),
@@ -434,6 +474,11 @@ def test_session_checker_names_the_problem(capsys, solution, says):
 
 def test_session_reference_passes(capsys):
     session_exercise.check(reference_create_session)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids")
+
+
+def test_an_id_of_128_secret_bits_printed_without_padding_passes(capsys):
+    session_exercise.check(unpadded_hex_of_secret_bits)
     assert capsys.readouterr().out.startswith("✓ 201 unique ids")
 
 

@@ -6,8 +6,10 @@
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from unittest import mock
 from typing import Any, Callable
 
 from ..trace import trace
@@ -16,17 +18,57 @@ from . import NotYet, fresh_client, report
 MAX_TTL = 1800
 
 
-def random_bits(ids: list[str]) -> int:
+def random_bits(ids: list[str]) -> float:
     """How many bits of the ids actually vary, position by position.
 
     Length times the alphabet's size overcounts: ``uuid4().hex`` is 32 hex digits (128 bits by
     that count) but one digit is always "4" and another only 8, 9, a or b, leaving 122 random
     bits. So each position counts the bits of the values seen there (rounded up to a power of
-    two: 200 draws of 64 letters show nearly all of them), and a position that never changes
-    counts nothing. ``token_urlsafe(16)`` gives 21 positions of 6 bits and a last one of 2: 128.
+    two, since 200 draws of 64 letters show nearly all of them, but never more than the alphabet
+    the ids use), and a position that never changes counts nothing. ``token_urlsafe(16)`` gives
+    21 positions of 6 bits and a last one of 2: 128. Ids of different lengths (a number printed
+    without padding) are compared aligned left and aligned right, a missing character being one
+    more value, and the better count wins.
     """
-    shortest = min(len(i) for i in ids)
-    return sum(math.ceil(math.log2(len({i[p] for i in ids}))) for p in range(shortest))
+    alphabet = len(set("".join(ids)))
+    longest = max(len(i) for i in ids)
+    best = 0.0
+    for aligned in ([i.ljust(longest, "\0") for i in ids], [i.rjust(longest, "\0") for i in ids]):
+        best = max(best, sum(min(math.ceil(math.log2(len({i[p] for i in aligned}))), math.log2(max(alphabet, 2)))
+                             for p in range(longest)))
+    return best
+
+
+class _FixedBytes:
+    """A stand-in for the operating system's random source: the same bytes every run, counted."""
+
+    def __init__(self) -> None:
+        self.drawn, self._block = 0, 0
+
+    def __call__(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self._block.to_bytes(8, "big")).digest()
+            self._block += 1
+        self.drawn += n
+        return out[:n]
+
+
+def _made_from_os_randomness(fn: Callable[[Any, str, dict], str]) -> tuple[bool, int]:
+    """Run ``fn`` twice on the same fixed "random" bytes: (the same id both times, bytes drawn).
+
+    An id made only from the operating system's random source (``secrets``, ``os.urandom``,
+    ``uuid4``) comes out the same when that source repeats itself; one made from the time,
+    ``random`` or a counter does not, or draws nothing. Hashing cannot hide this, as it can
+    hide a counter from the per-position count.
+    """
+    ids, drawn = [], 0
+    for _ in range(2):
+        source = _FixedBytes()
+        with mock.patch("os.urandom", source), mock.patch("random._urandom", source):
+            ids.append(fn(fresh_client(), "ada", {"theme": "dark"}))
+        drawn = source.drawn
+    return ids[0] == ids[1], drawn
 
 
 def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
@@ -42,13 +84,24 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
     if len(set(ids)) != len(ids):
         raise NotYet("two sessions got the same id: use secrets.token_urlsafe(), not the user id or the time")
     bits = random_bits(ids)
-    if bits < 128 or all("ada" in i for i in ids):  # every id carries the user id: derived, not random
+    if all("ada" in i for i in ids):
+        raise NotYet("every id contains the user id: an id must say nothing about whose session it is")
+    if bits < 122:
         raise NotYet(
-            f"ids like {session_id!r} carry about {bits:.0f} bits and may be guessable; use "
+            f"ids like {session_id!r} carry about {bits:.0f} bits that vary and may be guessable; use "
             "secrets.token_urlsafe(16) or longer (at least 128 random bits)"
         )
+    if bits < 128:
+        raise NotYet(f"ids like {session_id!r} carry about {bits:.0f} random bits, below the 128 this exercise asks for")
+    same, drawn = _made_from_os_randomness(fn)
+    if not same or drawn < 16:
+        raise NotYet(
+            "the ids do not come only from the operating system's random source (they follow the time, the "
+            "random module, a counter or a hash of one): use the secrets module, which cannot be predicted"
+        )
     if not all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids):
-        raise NotYet(f"the id {session_id!r} has characters that need escaping in a cookie; use token_urlsafe")
+        raise NotYet(f"the id {session_id!r} uses characters that need escaping in a URL or a key pattern; "
+                     "keep to letters, digits, - and _ (token_urlsafe)")
     ttl = r.ttl(key)
     if ttl < 0:
         raise NotYet("the session has no TTL: it would never expire")
