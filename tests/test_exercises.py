@@ -652,3 +652,24 @@ def test_a_hint_names_commands_but_never_writes_the_call(stem):
     text = _hint_text(stem)
     calls = re.findall(r"`[^`]*\b(?:r|pipe|redis)\.\w+\([^`]*`|`[^`]*\w\([^`)]+\)[^`]*`", text)
     assert calls == [], calls
+
+
+# Words that would hand over the answer: a checker's message says what is wrong, not what to type.
+GIVEAWAYS = {"leaderboard": ["strictly higher", "zcount", "zscore"], "session": ["token_urlsafe", "secrets."]}
+
+
+def _messages(check, solutions, capsys) -> str:
+    for solution in solutions:
+        check(solution)
+    return capsys.readouterr().out.lower()
+
+
+def test_the_leaderboard_checker_never_names_the_answer(capsys):
+    out = _messages(leaderboard_exercise.check, [zrevrank_plus_one, lambda r, k, m: 0, lambda r, k, m: 1], capsys)
+    assert [word for word in GIVEAWAYS["leaderboard"] if word in out] == []
+
+
+def test_the_session_checker_never_names_the_answer(capsys):
+    out = _messages(session_exercise.check, [counter_ids, same_id, uuid4_hex, random_module_bits,
+                                             sha256_of_a_counter, user_id_plus_counter], capsys)
+    assert [word for word in GIVEAWAYS["session"] if word in out] == []

@@ -1,6 +1,6 @@
 """Exercise of notebook 03: a player's competition rank.
 
-    def rank_of(r, key, member):   # 1 + the number of members with a strictly higher score; None if absent
+    def rank_of(r, key, member):   # the competition rank (equal scores share one); None if absent
         ...
     check(rank_of)
 """
@@ -28,8 +28,8 @@ def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
             ties = [m for m, s in SCORES.items() if s == SCORES[member]]
             raise NotYet(
                 f"{member} (score {SCORES[member]}) got rank {got[member]}; players with equal scores "
-                f"({', '.join(ties)}) share a rank, and it is 1 + the number of players with a strictly higher "
-                "score"
+                f"({', '.join(ties)}) share a rank, and the rank after a tie skips the places the tie took "
+                "(1, 1, 3)"
             )
     if fn(r, "board", "nobody") is not None:
         raise NotYet("a member who is not on the board should get None, not a rank")

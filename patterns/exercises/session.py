@@ -82,14 +82,14 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
         raise NotYet(f"nothing was stored under {key!r}")
     ids = [session_id] + [fn(r, "ada", {"theme": "light", "visit": n}) for n in range(200)]
     if len(set(ids)) != len(ids):
-        raise NotYet("two sessions got the same id: use secrets.token_urlsafe(), not the user id or the time")
+        raise NotYet("two sessions got the same id: an id must be random, not made from the user id or the time")
     bits = random_bits(ids)
     if all("ada" in i for i in ids):
         raise NotYet("every id contains the user id: an id must say nothing about whose session it is")
     if bits < 122:
         raise NotYet(
-            f"ids like {session_id!r} carry about {bits:.0f} bits that vary and may be guessable; use "
-            "secrets.token_urlsafe(16) or longer (at least 128 random bits)"
+            f"ids like {session_id!r} carry about {bits:.0f} bits that vary and may be guessable; an id "
+            "needs at least 128 random bits"
         )
     if bits < 128:
         raise NotYet(f"ids like {session_id!r} carry about {bits:.0f} random bits, below the 128 this exercise asks for")
@@ -97,11 +97,11 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
     if not same or drawn < 16:
         raise NotYet(
             "the ids do not come only from the operating system's random source (they follow the time, the "
-            "random module, a counter or a hash of one): use the secrets module, which cannot be predicted"
+            "random module, a counter or a hash of one): an attacker who knows those can predict the next id"
         )
     if not all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids):
         raise NotYet(f"the id {session_id!r} uses characters that need escaping in a URL or a key pattern; "
-                     "keep to letters, digits, - and _ (token_urlsafe)")
+                     "keep to letters, digits, - and _")
     ttl = r.ttl(key)
     if ttl < 0:
         raise NotYet("the session has no TTL: it would never expire")
