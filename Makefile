@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test notebooks bench clean
+.PHONY: lab test notebooks solutions bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+
+## solutions: rebuild the trainers' solutions notebooks (solutions/NN_*.ipynb) from solutions/*.py
+solutions: $(STAMP)
+	$(PY) scripts/make_solutions.py

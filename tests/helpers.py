@@ -205,3 +205,10 @@ def frozen(server: Any) -> Iterator[None]:
         yield
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
+
+
+def messages_of(check: Callable[[Callable], None], solutions: list[Callable], capsys: Any) -> str:
+    """Everything ``check`` prints for each of ``solutions``, lower-cased: to look for words it must not say."""
+    for solution in solutions:
+        check(solution)
+    return capsys.readouterr().out.lower()

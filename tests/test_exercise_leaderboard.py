@@ -1,0 +1,55 @@
+"""Chapter checker tests (leaderboard): the reference passes; each wrong answer gets one line naming its problem."""
+from __future__ import annotations
+
+
+import pytest
+
+from helpers import messages_of
+
+# -- notebook 03: competition ranks ------------------------------------------------------------
+
+from patterns.exercises import leaderboard as leaderboard_exercise
+from solutions.leaderboard import rank_of as reference_rank_of
+
+
+
+def zrevrank_plus_one(r, key, member):
+    position = r.zrevrank(key, member)
+    return None if position is None else position + 1
+
+
+def dense_rank(r, key, member):  # 1, 1, 2, 3, 3, 3, 4: skips no ranks
+    score = r.zscore(key, member)
+    if score is None:
+        return None
+    return len({s for _, s in r.zrange(key, 0, -1, withscores=True) if s > score}) + 1
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (lambda r, k, m: r.zrevrank(k, m), "ranks start at 1"),
+        (zrevrank_plus_one, "share a rank"),
+        (dense_rank, "cy (score 90) got rank 2"),
+        (lambda r, k, m: (reference_rank_of(r, k, m) or 0), "should get None"),
+        (lambda r, k, m: str(reference_rank_of(r, k, m)), "return a whole number"),
+    ],
+)
+def test_leaderboard_checker_names_the_problem(capsys, solution, says):
+    leaderboard_exercise.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_leaderboard_reference_passes(capsys):
+    leaderboard_exercise.check(reference_rank_of)
+    assert capsys.readouterr().out.startswith("✓ competition ranks")
+
+
+# Words that would hand over the answer: a checker's message says what is wrong, not what to type.
+GIVEAWAYS = ["strictly higher", "zcount", "zscore"]
+
+
+def test_the_leaderboard_checker_never_names_the_answer(capsys):
+    out = messages_of(leaderboard_exercise.check, [zrevrank_plus_one, lambda r, k, m: 0, lambda r, k, m: 1], capsys)
+    assert [word for word in GIVEAWAYS if word in out] == []

@@ -1,0 +1,181 @@
+"""Chapter checker tests (session): the reference passes; each wrong answer gets one line naming its problem."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from helpers import messages_of
+
+# -- notebook 04: a safe session -----------------------------------------------------------------
+
+from patterns.exercises import session as session_exercise
+from solutions.session import create_session as reference_create_session
+
+
+
+def counter_ids(r, user_id, data):
+    session_id = str(r.incr("next-session-id"))
+    r.set(f"session:{session_id}", "x", ex=1800)
+    return session_id
+
+
+def two_steps(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.hset(f"session:{session_id}", "user", user_id)
+    r.expire(f"session:{session_id}", 1800)
+    return session_id
+
+
+def forever(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.hset(f"session:{session_id}", "user", user_id)
+    return session_id
+
+
+def day_long(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.set(f"session:{session_id}", user_id, ex=86400)
+    return session_id
+
+
+def pipelined_but_not_atomic(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    pipe = r.pipeline(transaction=False)
+    pipe.hset(f"session:{session_id}", "user", user_id)
+    pipe.expire(f"session:{session_id}", 1800)
+    pipe.execute()
+    return session_id
+
+
+def user_id_plus_counter(r, user_id, data):
+    session_id = f"{user_id}-{r.incr('n'):040d}"
+    r.set(f"session:{session_id}", "x", ex=1800)
+    return session_id
+
+
+def uuid4_hex(r, user_id, data):  # 32 hex digits, but only 122 of their 128 bits are random
+    import uuid
+
+    session_id = uuid.uuid4().hex
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def uuid1_time_based(r, user_id, data):  # the clock and the machine's address: guessable
+    import uuid
+
+    session_id = str(uuid.uuid1())
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+_issued = itertools.count()
+
+
+def sha256_of_a_counter(r, user_id, data):  # looks random per position, but anyone can compute it
+    import hashlib
+
+    session_id = hashlib.sha256(str(next(_issued)).encode()).hexdigest()
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def sha256_of_the_time(r, user_id, data):
+    import hashlib
+    import time
+
+    session_id = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def random_module_bits(r, user_id, data):  # 128 bits of a Mersenne Twister: predictable from its output
+    import random
+
+    session_id = f"{random.getrandbits(128):032x}"
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def unpadded_hex_of_secret_bits(r, user_id, data):  # correct: the length varies, the bits do not
+    import secrets
+
+    session_id = f"{secrets.randbits(128):x}"
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def hset_mapping_in_a_transaction(r, user_id, data):  # the hint followed to the letter
+    import secrets
+
+    session_id = secrets.token_hex(16)
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(f"session:{session_id}", mapping=data)
+    pipe.expire(f"session:{session_id}", 1800)
+    pipe.execute()
+    return session_id
+
+
+def same_id(r, user_id, data):
+    r.set(f"session:{user_id}-session-0000000000000000", user_id, ex=1800)
+    return f"{user_id}-session-0000000000000000"
+
+
+@pytest.mark.parametrize(
+    ("solution", "says"),
+    [
+        (counter_ids, "about"),
+        (user_id_plus_counter, "contains the user id"),
+        (same_id, "same id"),
+        (uuid4_hex, "about 122 random bits, below the 128"),
+        (sha256_of_a_counter, "operating system's random source"),
+        (sha256_of_the_time, "operating system's random source"),
+        (random_module_bits, "operating system's random source"),
+        (uuid1_time_based, "may be guessable"),
+        (two_steps, "written in 2 round trip(s) (HSET, EXPIRE)"),
+        (pipelined_but_not_atomic, "written in 1 round trip(s) (HSET, EXPIRE)"),
+        (forever, "no TTL"),
+        (day_long, "lives 86400 s"),
+        (lambda r, u, d: 42, "return the new session id as a str"),
+        (lambda r, u, d: "abc", "nothing was stored"),
+    ],
+)
+def test_session_checker_names_the_problem(capsys, solution, says):
+    session_exercise.check(solution)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ") and says in out
+
+
+def test_session_reference_passes(capsys):
+    session_exercise.check(reference_create_session)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids")
+
+
+def test_an_id_of_128_secret_bits_printed_without_padding_passes(capsys):
+    session_exercise.check(unpadded_hex_of_secret_bits)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids")
+
+
+def test_a_session_written_with_hset_mapping_of_the_data_passes(capsys):
+    """The checker hands over real data: HSET with an empty mapping is an error in redis-py."""
+    session_exercise.check(hset_mapping_in_a_transaction)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids of ~128 random bits")
+
+
+GIVEAWAYS = ["token_urlsafe", "secrets."]
+
+
+def test_the_session_checker_never_names_the_answer(capsys):
+    out = messages_of(session_exercise.check, [counter_ids, same_id, uuid4_hex, random_module_bits,
+                                             sha256_of_a_counter, user_id_plus_counter], capsys)
+    assert [word for word in GIVEAWAYS if word in out] == []
