@@ -16,13 +16,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import redis
 
 PORT_CEILING = 32768  # first port the kernel may hand to an outgoing connection
 CLUSTER_BUS_OFFSET = 10000
 START_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 def redis_server_binary() -> str | None:
@@ -236,3 +237,28 @@ class LocalCluster:
 
     def __exit__(self, *exc: Any) -> None:
         self.cleanup()
+
+
+NO_SERVER = "redis-server is not installed here, so this cell cannot measure it:"
+
+
+def on_a_real_server(r: Any, measure: Callable[[Any], T], *, without: str) -> T | None:
+    """Run ``measure(client)`` on a real Redis: ``r`` itself if it is one, else a throwaway LocalServer.
+
+    Memory, encodings and server timings exist only on a real server; fakeredis
+    has none. A learner without ``redis-server`` gets one line saying so and what
+    the measurement would have shown (``without``), not a traceback.
+    """
+    from .connection import is_fake
+
+    if not is_fake(r):
+        return measure(r)
+    if redis_server_binary() is None:
+        print(NO_SERVER, without)
+        return None
+    with LocalServer() as server:
+        client = redis.Redis(port=server.port, decode_responses=True)
+        try:
+            return measure(client)
+        finally:
+            client.close()

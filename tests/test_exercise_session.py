@@ -179,3 +179,34 @@ def test_the_session_checker_never_names_the_answer(capsys):
     out = messages_of(session_exercise.check, [counter_ids, same_id, uuid4_hex, random_module_bits,
                                              sha256_of_a_counter, user_id_plus_counter], capsys)
     assert [word for word in GIVEAWAYS if word in out] == []
+
+
+def test_the_stand_in_random_source_serves_only_the_checked_function_not_other_threads(capsys):
+    """While the checker feeds the learner's function repeating bytes, the rest of the kernel (a dashboard's
+    thread making lock tokens, say) must still get the operating system's real randomness."""
+    import os
+    import threading
+
+    from patterns.exercises.session import _FixedBytes, _made_from_os_randomness
+
+    drawn_elsewhere = []
+    inside, done = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait(5)
+        drawn_elsewhere.extend([os.urandom(16), os.urandom(16)])
+        done.set()
+
+    def learner(r, user_id, data):
+        inside.set()
+        done.wait(5)
+        import secrets
+        return secrets.token_urlsafe(16)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    same, _ = _made_from_os_randomness(learner)
+    worker.join()
+    assert same  # the checked function itself still sees the repeating source
+    fixed = _FixedBytes()
+    assert set(drawn_elsewhere) & {fixed(16) for _ in range(4)} == set()

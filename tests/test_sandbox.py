@@ -63,3 +63,28 @@ def test_a_cluster_whose_second_node_fails_to_start_stops_the_first(monkeypatch)
         pass
     cluster.cleanup()
     assert started and not any(node.running for node in started)
+
+
+def test_a_measurement_runs_on_the_real_server_it_is_given(redis_server):
+    from patterns.sandbox import on_a_real_server
+
+    client = redis.Redis(port=redis_server.port)
+    assert on_a_real_server(client, lambda c: c.info("server")["tcp_port"],
+                            without="n/a") == redis_server.port
+
+
+def test_a_measurement_on_fakeredis_runs_on_a_throwaway_server_that_is_gone_after():
+    import fakeredis
+
+    port = sandbox.on_a_real_server(fakeredis.FakeRedis(), lambda c: c.info("server")["tcp_port"], without="n/a")
+    assert isinstance(port, int) and sandbox.port_is_free(port)
+
+
+def test_without_redis_server_a_measurement_says_what_it_would_have_shown(monkeypatch, capsys):
+    import fakeredis
+
+    from patterns import sandbox
+
+    monkeypatch.setattr(sandbox, "redis_server_binary", lambda: None)
+    assert sandbox.on_a_real_server(fakeredis.FakeRedis(), lambda c: 1 / 0, without="the bytes per key") is None
+    assert capsys.readouterr().out == f"{sandbox.NO_SERVER} the bytes per key\n"

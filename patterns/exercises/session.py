@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+import threading
 from unittest import mock
 from typing import Any, Callable
 
@@ -16,6 +18,7 @@ from ..trace import trace
 from . import NotYet, fresh_client, report
 
 MAX_TTL = 1800
+_REAL_URANDOM = os.urandom
 
 
 def random_bits(ids: list[str]) -> float:
@@ -40,12 +43,21 @@ def random_bits(ids: list[str]) -> float:
 
 
 class _FixedBytes:
-    """A stand-in for the operating system's random source: the same bytes every run, counted."""
+    """A stand-in for the operating system's random source: the same bytes every run, counted.
+
+    Patching ``os.urandom`` is process-wide, but only the thread that runs the checked
+    function gets these bytes: every other thread of the kernel (a dashboard making lock
+    tokens, say) is passed on to the real source, so no secret elsewhere is made guessable
+    while a check runs, and no other thread's draws shift the ones being checked.
+    """
 
     def __init__(self) -> None:
         self.drawn, self._block = 0, 0
+        self._thread = threading.get_ident()
 
     def __call__(self, n: int) -> bytes:
+        if threading.get_ident() != self._thread:
+            return _REAL_URANDOM(n)
         out = b""
         while len(out) < n:
             out += hashlib.sha256(self._block.to_bytes(8, "big")).digest()
