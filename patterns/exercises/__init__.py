@@ -4,7 +4,7 @@ Each ``check(fn)`` runs the learner's function against a fresh, empty key space
 (its own embedded server), prints one line — the first thing that is wrong, or
 that everything passed. It never raises, so a notebook with the exercise still
 a stub runs clean, and it returns nothing, so the cell shows only that line. Reference solutions live in
-``tests/``, not here.
+``solutions/`` (one source for the tests and the trainers' notebooks), never here.
 """
 from __future__ import annotations
 
