@@ -25,9 +25,15 @@ def dense_rank(r, key, member):  # 1, 1, 2, 3, 3, 3, 4: skips no ranks
     return len({s for _, s in r.zrange(key, 0, -1, withscores=True) if s > score}) + 1
 
 
+def strictly_better_as_score_plus_one(r, key, member):  # right for whole scores only
+    score = r.zscore(key, member)
+    return None if score is None else r.zcount(key, score + 1, "+inf") + 1
+
+
 @pytest.mark.parametrize(
     ("solution", "says"),
     [
+        (strictly_better_as_score_plus_one, "gus (score 10) got rank 7; 7 players score higher (hal with 10.5"),
         (lambda r, k, m: r.zrevrank(k, m), "ranks start at 1"),
         (zrevrank_plus_one, "share a rank"),
         (dense_rank, "cy (score 90) got rank 2"),

@@ -111,7 +111,7 @@ def unpadded_hex_of_secret_bits(r, user_id, data):  # correct: the length varies
     import secrets
 
     session_id = f"{secrets.randbits(128):x}"
-    r.set(f"session:{session_id}", user_id, ex=1800)
+    r.set(f"session:{session_id}", json.dumps(data), ex=1800)
     return session_id
 
 
@@ -126,6 +126,31 @@ def hset_mapping_in_a_transaction(r, user_id, data):  # the hint followed to the
     return session_id
 
 
+def data_thrown_away(r, user_id, data):  # an id and a TTL, but the session holds nothing of the user's
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.set(f"session:{session_id}", "", ex=1800)
+    return session_id
+
+
+def only_the_user(r, user_id, data):
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.set(f"session:{session_id}", user_id, ex=1800)
+    return session_id
+
+
+def json_string_of_the_data(r, user_id, data):  # a blob: the chapter prefers fields, but it holds the data
+    import json
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    r.set(f"session:{session_id}", json.dumps({**data, "user": user_id}), ex=1800)
+    return session_id
+
+
 def same_id(r, user_id, data):
     r.set(f"session:{user_id}-session-0000000000000000", user_id, ex=1800)
     return f"{user_id}-session-0000000000000000"
@@ -135,6 +160,8 @@ def same_id(r, user_id, data):
     ("solution", "says"),
     [
         (counter_ids, "about"),
+        (data_thrown_away, "does not hold the data it was given"),
+        (only_the_user, "does not hold the data it was given"),
         (user_id_plus_counter, "contains the user id"),
         (same_id, "same id"),
         (uuid4_hex, "about 122 random bits, below the 128"),
@@ -210,3 +237,9 @@ def test_the_stand_in_random_source_serves_only_the_checked_function_not_other_t
     assert same  # the checked function itself still sees the repeating source
     fixed = _FixedBytes()
     assert set(drawn_elsewhere) & {fixed(16) for _ in range(4)} == set()
+
+
+@pytest.mark.parametrize("solution", [json_string_of_the_data, hset_mapping_in_a_transaction])
+def test_a_session_that_holds_the_data_as_fields_or_as_json_passes(capsys, solution):
+    session_exercise.check(solution)
+    assert capsys.readouterr().out.startswith("✓ ")

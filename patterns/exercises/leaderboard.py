@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 from . import NotYet, fresh_client, report
 
-SCORES = {"ada": 100, "bob": 100, "cy": 90, "dee": 80, "eve": 80, "fay": 80, "gus": 10}
-EXPECTED = {"ada": 1, "bob": 1, "cy": 3, "dee": 4, "eve": 4, "fay": 4, "gus": 7}
+# hal's 10.5 is a score with a fraction: "strictly better" must hold for any score, not only whole ones.
+SCORES = {"ada": 100, "bob": 100, "cy": 90, "dee": 80, "eve": 80, "fay": 80, "hal": 10.5, "gus": 10}
+EXPECTED = {"ada": 1, "bob": 1, "cy": 3, "dee": 4, "eve": 4, "fay": 4, "hal": 7, "gus": 8}
 
 
 def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
@@ -26,6 +27,11 @@ def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
     for member, expected in EXPECTED.items():
         if got[member] != expected:
             ties = [m for m, s in SCORES.items() if s == SCORES[member]]
+            if len(ties) == 1:
+                better = [m for m, s in SCORES.items() if s > SCORES[member]]
+                raise NotYet(f"{member} (score {SCORES[member]}) got rank {got[member]}; {len(better)} players "
+                             f"score higher ({better[-1]} with {SCORES[better[-1]]} among them), and a score "
+                             "may have a fraction")
             raise NotYet(
                 f"{member} (score {SCORES[member]}) got rank {got[member]}; players with equal scores "
                 f"({', '.join(ties)}) share a rank, and the rank after a tie skips the places the tie took "
@@ -33,7 +39,7 @@ def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
             )
     if fn(r, "board", "nobody") is not None:
         raise NotYet("a member who is not on the board should get None, not a rank")
-    return "competition ranks: equal scores share a rank (1, 1, 3, 4, 4, 4, 7), None for strangers"
+    return "competition ranks: equal scores share a rank (1, 1, 3, 4, 4, 4, 7, 8), None for strangers"
 
 
 def check(fn: Callable[[Any, str, str], int | None]) -> None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
@@ -83,6 +84,24 @@ def _made_from_os_randomness(fn: Callable[[Any, str, dict], str]) -> tuple[bool,
     return ids[0] == ids[1], drawn
 
 
+def _decoded(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _holds(r: Any, key: str, data: dict) -> bool:
+    """Whether ``key`` holds each item of ``data``: as hash fields (plain or JSON), or as a JSON object."""
+    if r.type(key) == "hash":
+        fields = r.hgetall(key)
+        return all(name in fields and _decoded(fields[name]) == value for name, value in data.items())
+    if r.type(key) == "string":
+        stored = _decoded(r.get(key))
+        return isinstance(stored, dict) and all(stored.get(name) == value for name, value in data.items())
+    return False
+
+
 def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
     r = fresh_client()
     with trace(r) as t:
@@ -125,6 +144,9 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
             f"the session was written in {t.round_trips} round trip(s) ({', '.join(t.names)}): a crash between "
             "the data and its TTL leaves a session that never expires; write both in one MULTI/EXEC or script"
         )
+    if not _holds(r, key, {"theme": "dark"}):
+        raise NotYet(f"the session under {key!r} does not hold the data it was given ({{'theme': 'dark'}}): a "
+                     "later request must be able to read it back")
     return f"{len(ids)} unique ids of ~{bits:.0f} random bits, data and TTL written together"
 
 
