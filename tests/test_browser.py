@@ -120,7 +120,9 @@ def _run_all(page) -> None:
     while time.monotonic() < deadline:
         status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
         # textContent, not innerText: cells scrolled out of view are not rendered, but keep their text.
-        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
+        # A collapsed cell (plumbing) shows a placeholder prompt that never gets a number: skip it.
+        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)",
+                                            "els => els.map(e => e.textContent)")
         if status == "idle" and prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
             return
         time.sleep(0.5)
@@ -340,7 +342,30 @@ def drive_audit_explorer(page) -> None:
     assert everything > mine > 0
 
 
+def drive_keyspace_explorer(page) -> None:
+    box = page.locator(".keyspace-command input").first
+    box.scroll_into_view_if_needed()
+    preview, reply = page.locator(".keyspace-preview").first, page.locator(".keyspace-reply").first
+    table = page.locator(".keyspace-table").first
+
+    def run(command: str, preview_says: str) -> str:
+        """Type the command, wait until the kernel has all of it (its preview names it), then press Run."""
+        box.fill("")
+        box.type(command)  # real key presses
+        _wait_text(preview, preview_says)
+        page.locator("button.keyspace-run").first.click()
+        return _wait_text(reply, rf"(?m)^> {re.escape(command)}$")
+
+    assert "added browser:1 (hash, no TTL)" in run("HSET browser:1 name Ada", r"sends HSET \S*browser:1 name Ada ·")
+    _wait_text(table, r"browser:1\s+hash\s+none\s+1 field")
+    assert "changed browser:1 (TTL none → ≈" in run("EXPIRE browser:1 60", r"sends EXPIRE \S*browser:1 60 ·")
+    _wait_text(table, r"browser:1\s+hash\s+≈\d+ s")
+    assert "refused: FLUSHALL deletes every key" in run("FLUSHALL", r"refused: FLUSHALL")
+    assert "browser:1" in table.inner_text()  # nothing was flushed
+
+
 WIDGET_DRIVERS = {
+    "00_start_here": drive_keyspace_explorer,
     "01_caching": drive_cache_dashboard,
     "07_production_checklist": drive_audit_explorer,
     "06_locking": drive_lock_timeline,
