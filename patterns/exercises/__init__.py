@@ -9,7 +9,8 @@ a stub runs clean, and it returns nothing, so the cell shows only that line. Ref
 from __future__ import annotations
 
 import threading
-from typing import Callable
+import time
+from typing import Any, Callable
 
 import fakeredis
 
@@ -44,16 +45,47 @@ def first_key_without_bounded_ttl(r: fakeredis.FakeRedis, longest: int) -> tuple
     return None
 
 
-def run_at_once(threads: int, work: Callable[[], None], timeout: float = 30) -> None:
-    """Start ``threads`` threads that call ``work`` at the same instant; wait for all of them."""
+def run_at_once(threads: int, work: Callable[[], None], timeout: float = 30) -> bool:
+    """Start ``threads`` threads that call ``work`` at the same instant; wait at most ``timeout`` s in all.
+
+    True when every thread finished. The threads are daemons and share one deadline, so a
+    learner's function that never returns costs one timeout, not one per thread, and cannot keep
+    the kernel from exiting.
+    """
     barrier = threading.Barrier(threads)
 
     def body() -> None:
         barrier.wait()
         work()
 
-    started = [threading.Thread(target=body) for _ in range(threads)]
+    started = [threading.Thread(target=body, daemon=True) for _ in range(threads)]
     for thread in started:
         thread.start()
+    deadline = time.monotonic() + timeout
     for thread in started:
-        thread.join(timeout)
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in started)
+
+
+def call_within(timeout: float, late: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a daemon thread of its own: its value, or its exception raised here.
+
+    A learner's loop that never ends must not hang the notebook: after ``timeout`` s the
+    checker stops waiting and raises ``NotYet(late)``, the checker's own words for what hangs.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as error:  # handed back to the checker's thread below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise NotYet(late)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import fakeredis
 import redis
 
-from . import NotYet, report, run_at_once
+from . import NotYet, call_within, report, run_at_once
 
 SHORTEST_RECORD = 3600  # s: a redelivery (a crashed consumer's entries claimed) may come minutes later
 LONGEST_RECORD = 7 * 86400  # s: a week outlasts any redelivery; longer only fills memory
@@ -92,23 +92,8 @@ def _client(server: fakeredis.FakeServer, plan: _Plan | None = None) -> fakeredi
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)``, giving up after CALL_TIMEOUT s (a loop that never ends must not hang the notebook)."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as error:  # re-raised below, in the checker's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(CALL_TIMEOUT)
-    if thread.is_alive():
-        raise NotYet(f"one call did not return within {CALL_TIMEOUT:.0f} s: it must return once its work is done "
-                     "(without waiting for more)")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+    return call_within(CALL_TIMEOUT, f"one call did not return within {CALL_TIMEOUT:.0f} s: it must return once its "
+                       "work is done (without waiting for more)", fn, *args)
 
 
 def _crashed(fn: Callable[..., Any], *args: Any) -> None:

@@ -26,7 +26,7 @@ import fakeredis
 import redis
 
 from ..trace import parse_packed
-from . import NotYet, report
+from . import NotYet, call_within, report, run_at_once
 
 CALL_TIMEOUT = 5.0  # seconds one transfer may take before the checker says it hangs
 THREADS, TRANSFERS_EACH = 12, 25
@@ -92,29 +92,16 @@ def _serial(balances: dict[str, int], moves: list[Move]) -> tuple[dict[str, int]
 
 def _call(fn: Callable, r: Any, src: str, dst: str, amount: int) -> Any:
     """``fn(r, src, dst, amount)`` in a thread of its own, so a call that never returns is reported."""
-    outcome: dict[str, Any] = {}
-
-    def body() -> None:
-        try:
-            outcome["value"] = fn(r, src, dst, amount)
-        except BaseException as error:  # handed back to this thread below
-            outcome["error"] = error
-
-    worker = threading.Thread(target=body, daemon=True)
-    worker.start()
-    worker.join(CALL_TIMEOUT)
-    if worker.is_alive():
-        raise NotYet(f"transfer({src!r}, {dst!r}, {amount}) did not return within {CALL_TIMEOUT:.0f} s "
-                     "(a loop that never ends?)")
-    if "error" in outcome:
-        if isinstance(outcome["error"], redis.WatchError):
-            raise NotYet("a transfer raised an error when another client changed a balance between its read and "
-                         "its write; such a conflict is normal under load and must not reach the caller")
-        raise outcome["error"]
-    if not isinstance(outcome["value"], bool):
-        raise NotYet(f"transfer returned {type(outcome['value']).__name__}; return True when the money moved "
+    try:
+        moved = call_within(CALL_TIMEOUT, f"transfer({src!r}, {dst!r}, {amount}) did not return within "
+                            f"{CALL_TIMEOUT:.0f} s (a loop that never ends?)", fn, r, src, dst, amount)
+    except redis.WatchError:
+        raise NotYet("a transfer raised an error when another client changed a balance between its read and "
+                     "its write; such a conflict is normal under load and must not reach the caller") from None
+    if not isinstance(moved, bool):
+        raise NotYet(f"transfer returned {type(moved).__name__}; return True when the money moved "
                      "and False when it did not")
-    return outcome["value"]
+    return moved
 
 
 def _balances(r: Any, names: list[str]) -> dict[str, int]:
@@ -260,24 +247,6 @@ def _fast_switching() -> Iterator[None]:
                 sys.setswitchinterval(_switching["saved"])
 
 
-def _all_at_once(work: Callable[[], None], timeout: float) -> None:
-    """``THREADS`` threads start ``work`` at the same instant; wait ``timeout`` seconds for all, in total.
-
-    Daemon threads: one that never returns is left behind without keeping the kernel from exiting."""
-    barrier = threading.Barrier(THREADS)
-
-    def body() -> None:
-        barrier.wait()
-        work()
-
-    started = [threading.Thread(target=body, daemon=True) for _ in range(THREADS)]
-    for thread in started:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    for thread in started:
-        thread.join(max(0.0, deadline - time.monotonic()))
-
-
 def _check_threads(fn: Callable) -> str:
     names = [f"acct:{i}" for i in range(4)]
     server = fakeredis.FakeServer()
@@ -305,7 +274,7 @@ def _check_threads(fn: Callable) -> str:
                 done.append((move, result))
 
     with _fast_switching():
-        _all_at_once(work, CALL_TIMEOUT * 2)
+        run_at_once(THREADS, work, CALL_TIMEOUT * 2)
     if errors:
         raise NotYet(f"under {THREADS} threads a transfer raised {type(errors[0]).__name__}: {errors[0]}")
     if len(done) < THREADS * TRANSFERS_EACH:
