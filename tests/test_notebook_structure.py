@@ -89,3 +89,16 @@ def test_a_term_is_linked_to_the_glossary_where_it_first_appears(term, anchor):
                 assert f"glossary.md#{anchor}" in mentions[0], (path.stem, mentions[0][:200])
             return
     pytest.fail(f"no chapter mentions {term}")
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_live_widget_has_a_still_picture_after_it_for_readers_without_a_kernel(path):
+    cells = [c for c in _cells(path) if c.cell_type == "code"]
+    shown = [i for i, c in enumerate(cells) if any(WIDGET in o.get("data", {}) for o in c.get("outputs", []))]
+    stills = [i for i, c in enumerate(cells) if "snapshot(" in c.source
+              and any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert shown, f"{path.stem} shows no live widget"
+    assert all(any(s > w for s in stills) for w in shown), (path.stem, shown, stills)

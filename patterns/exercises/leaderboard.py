@@ -8,7 +8,53 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import fakeredis
+
 from . import NotYet, fresh_client, report
+
+BIG_BOARD = 2000  # members: a rank must cost the same here as on a board of millions
+MOST_RECEIVED = 50  # values (members, scores, counts) one rank may bring back from Redis
+
+
+class _Received:
+    """Counts the values of every reply a client reads: a whole board brought back shows as thousands."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def count(self, reply: Any) -> None:
+        """Every value in the reply, however nested (a member and its score are two)."""
+        if isinstance(reply, (list, tuple)):
+            for item in reply:
+                self.count(item)
+        else:
+            self.items += 1
+
+
+def _counting_client(received: _Received) -> fakeredis.FakeRedis:
+    class Counting(fakeredis.FakeRedisConnection):
+        def read_response(self, **kwargs: Any) -> Any:
+            reply = super().read_response(**kwargs)
+            received.count(reply)
+            return reply
+
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True, connection_class=Counting)
+
+
+def _check_cost(fn: Callable[[Any, str, str], int | None]) -> None:
+    received = _Received()
+    r = _counting_client(received)
+    r.zadd("board", {f"player-{n}": n // 2 for n in range(BIG_BOARD)})  # pairs tie
+    received.items = 0
+    for member in ("player-0", "player-1000", "player-1999"):
+        before = received.items
+        expected = (BIG_BOARD - 1 - int(member.split("-")[1])) // 2 * 2 + 1
+        if fn(r, "board", member) != expected:
+            raise NotYet(f"on a board of {BIG_BOARD:,} players, {member} did not get its rank {expected}")
+        if received.items - before > MOST_RECEIVED:
+            raise NotYet(f"to rank {member} among {BIG_BOARD:,} players it received {received.items - before:,} "
+                         "values from Redis: the work and the traffic grow with the board, and a rank must cost "
+                         "the same on a board of millions")
 
 # hal's 10.5 is a score with a fraction: "strictly better" must hold for any score, not only whole ones.
 SCORES = {"ada": 100, "bob": 100, "cy": 90, "dee": 80, "eve": 80, "fay": 80, "hal": 10.5, "gus": 10}
@@ -39,6 +85,7 @@ def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
             )
     if fn(r, "board", "nobody") is not None:
         raise NotYet("a member who is not on the board should get None, not a rank")
+    _check_cost(fn)
     return "competition ranks: equal scores share a rank (1, 1, 3, 4, 4, 4, 7, 8), None for strangers"
 
 
