@@ -568,3 +568,14 @@ def test_a_read_works_on_a_client_speaking_resp3(redis_server):
     stream = EventStream(client, "orders", start="0")
     stream.append("hello")
     assert [m.event for m in stream.read("c")] == ["hello"]
+
+
+def test_an_event_stream_made_again_for_a_group_that_exists_keeps_it(r):
+    """Re-running a notebook cell makes the same EventStream twice: the group exists, and that is no error
+    (on fakeredis the script's error text came back as a non-string and the script itself failed)."""
+    from patterns.pubsub import EventStream
+
+    first = EventStream(r, "orders-again", group="g")
+    first.append({"n": 1})
+    EventStream(r, "orders-again", group="g")
+    assert [g["name"] for g in r.xinfo_groups(keys.key(r, "stream", "orders-again"))] == ["g"]

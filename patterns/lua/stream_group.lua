@@ -23,7 +23,7 @@ end
 local created = 1
 local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], ARGV[2], 'MKSTREAM')
 if type(made) == 'table' and made.err then
-  if not string.find(made.err, 'BUSYGROUP', 1, true) then
+  if not string.find(tostring(made.err), 'BUSYGROUP', 1, true) then  -- tostring: fakeredis hands a non-string
     return redis.error_reply(made.err)   -- out of memory, say: not "it exists already"
   end
   created = 0
