@@ -204,7 +204,8 @@ GIVEAWAYS = ["token_urlsafe", "secrets."]
 
 def test_the_session_checker_never_names_the_answer(capsys):
     out = messages_of(session_exercise.check, [counter_ids, same_id, uuid4_hex, random_module_bits,
-                                             sha256_of_a_counter, user_id_plus_counter], capsys)
+                                             sha256_of_a_counter, user_id_plus_counter, sixty_four_bits,
+                                             the_library_call, the_store_create], capsys)
     assert [word for word in GIVEAWAYS if word in out] == []
 
 
@@ -243,3 +244,70 @@ def test_the_stand_in_random_source_serves_only_the_checked_function_not_other_t
 def test_a_session_that_holds_the_data_as_fields_or_as_json_passes(capsys, solution):
     session_exercise.check(solution)
     assert capsys.readouterr().out.startswith("✓ ")
+
+
+# -- the key the chapter itself writes, a learner's own script, the library call, 64-bit ids ---------
+
+
+def hash_tagged_key_in_a_transaction(r, user_id, data):  # right: the chapter's own key shape, session:{id}
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    key = f"session:{{{session_id}}}"
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(key, mapping={name: json.dumps(value) for name, value in data.items()})
+    pipe.expire(key, 1800)
+    pipe.execute()
+    return session_id
+
+
+def own_script_on_a_hash_tagged_key(r, user_id, data):  # right: one script; a fresh server first says NOSCRIPT
+    import secrets
+
+    session_id = secrets.token_urlsafe(16)
+    write = r.register_script("redis.call('SET', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])")
+    write(keys=[f"session:{{{session_id}}}"], args=[json.dumps(data), 1800])
+    return session_id
+
+
+def the_library_call(r, user_id, data):  # (b) one call into patterns: the chapter's set_session
+    from patterns.session import new_session_id, set_session
+
+    session_id = new_session_id()
+    set_session(r, session_id, data, ttl=1800)
+    return session_id
+
+
+def the_store_create(r, user_id, data):  # (b) the chapter's SessionStore, which also indexes the user
+    from patterns.session import SessionStore
+
+    return SessionStore(r, idle_ttl=1800).create(user_id, data)
+
+
+def sixty_four_bits(r, user_id, data):  # OWASP's minimum: enough by its arithmetic, half of what is asked
+    import secrets
+
+    session_id = secrets.token_hex(8)
+    r.set(f"session:{session_id}", json.dumps(data), ex=1800)
+    return session_id
+
+
+@pytest.mark.parametrize("solution", [hash_tagged_key_in_a_transaction, own_script_on_a_hash_tagged_key])
+def test_a_session_under_the_chapters_hash_tagged_key_passes(capsys, solution):
+    session_exercise.check(solution)
+    assert capsys.readouterr().out.startswith("✓ 201 unique ids of ~128 random bits")
+
+
+@pytest.mark.parametrize("solution", [the_library_call, the_store_create])
+def test_a_direct_call_of_the_chapters_session_code_is_rejected(capsys, solution):
+    session_exercise.check(solution)
+    assert capsys.readouterr().out == (
+        "not yet: it stores the session with the chapter's own session scripts; the exercise asks you to "
+        "make the id and write the data and its expiry yourself\n")
+
+
+def test_sixty_four_bits_are_asked_to_double_not_called_guessable(capsys):
+    session_exercise.check(sixty_four_bits)
+    out = capsys.readouterr().out
+    assert out.startswith("not yet: ids like ") and "carry about 64 random bits, below the 128 this exercise asks " \
+        "for (twice OWASP's minimum of 64)" in out and "guessable" not in out
