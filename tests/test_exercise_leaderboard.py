@@ -1,7 +1,9 @@
 """Chapter checker tests (leaderboard): the reference passes; each wrong answer gets one line naming its problem."""
 from __future__ import annotations
 
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from helpers import messages_of
@@ -93,3 +95,26 @@ def test_the_leaderboard_checker_never_names_the_answer(capsys):
 def test_a_rank_that_costs_a_few_small_replies_passes(capsys):
     leaderboard_exercise.check(in_one_script)
     assert capsys.readouterr().out.startswith("✓ ")
+
+
+# -- what chapter 03 shows around its exercise -------------------------------------------------------
+
+CHAPTER_03 = Path(__file__).parent.parent / "notebooks" / "03_leaderboards.ipynb"
+
+
+def _cells_03():
+    return nbformat.read(CHAPTER_03, as_version=4).cells
+
+
+def test_chapter_03_does_not_name_the_commands_of_its_exercise_before_it():
+    lab3 = next(cell.source for cell in _cells_03() if cell.source.startswith("### Lab 3"))
+    assert [word for word in ["ZREVRANK", "ZCOUNT", "ZSCORE"] if word in lab3] == []
+    hint3 = next(cell.source for cell in _cells_03() if "Hint 3: what to read about" in cell.source)
+    assert not ("ZSCORE" in hint3 and "ZCOUNT" in hint3), hint3
+
+
+def test_chapter_03_shows_how_python_sends_zrange_rev():
+    sent = [cell for cell in _cells_03() if cell.cell_type == "code" and '"REV"' in cell.source]
+    assert sent, "no cell sends ZRANGE ... REV"
+    assert any("ZRANGE" in out.get("text", "") and "REV" in out.get("text", "")
+               for cell in sent for out in cell.outputs), "no trace shows the command that went out"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from helpers import messages_of
@@ -576,3 +578,48 @@ def test_a_stretch_ttl_set_only_when_the_key_is_created_is_caught(capsys):
     assert out.startswith("not yet: the key 'estimate:ada' lives 10 s more, but its counts still decide requests "
                           "until the next window ends, 119 s after the last request"), out
     assert "renewed" in out, out
+
+
+# -- what chapter 02 shows around its exercises ------------------------------------------------------
+
+CHAPTER_02 = Path(__file__).parent.parent / "notebooks" / "02_rate_limiting.ipynb"
+LUA = Path(__file__).parent.parent / "patterns" / "lua"
+
+
+def _cells_02():
+    return nbformat.read(CHAPTER_02, as_version=4).cells
+
+
+def _outputs(cell):
+    return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+def test_chapter_02_shows_the_shipped_sliding_log_script_read_from_its_file():
+    shipped = (LUA / "sliding_log.lua").read_text(encoding="utf-8").splitlines()
+    shown = [cell for cell in _cells_02() if cell.cell_type == "code" and "redis.call" in _outputs(cell)]
+    assert shown, "no cell of chapter 02 shows a script that calls Redis"
+    for cell in shown:
+        lines = [line for line in _outputs(cell).splitlines() if line.strip() and line.strip() != "…"]
+        assert len(lines) <= 15, lines  # an excerpt, not the whole file
+        assert [line for line in lines if line not in shipped] == []  # read from the file: it cannot drift
+
+
+def test_chapter_02_never_shows_the_stretchs_answer():
+    log = (LUA / "sliding_log.lua").read_text(encoding="utf-8")  # lines the two scripts share are not the answer
+    answer = [line.strip() for line in (LUA / "sliding_window_counter.lua").read_text(encoding="utf-8").splitlines()
+              if len(line.strip()) > 20 and line.strip() not in log]
+    page = "\n".join(cell.source + _outputs(cell) for cell in _cells_02())
+    assert [line for line in answer if line in page] == []
+
+
+def test_chapter_02_key_points_leave_the_decision_to_a_script_or_a_watched_transaction():
+    points = next(cell.source for cell in _cells_02() if cell.source.startswith("## Key points"))
+    assert "or at least" not in points
+    assert "WATCH" in points and "retry" in points
+
+
+def test_chapter_02_stretch_hint_leaves_the_state_machine_to_the_learner():
+    hints = [cell.source for cell in _cells_02() if "Hint 2: the approach" in cell.source]
+    assert len(hints) == 2
+    assert "becomes the previous count" not in hints[1]
+    assert "Keep one record per user of the requests" not in hints[0]

@@ -148,3 +148,15 @@ GIVEAWAYS = ["tag with", "hash tag", "escape", "encod", "%25", "replace", "user 
 def test_the_scaling_checker_never_names_the_answer(capsys):
     out = messages_of(scaling.check, [s for s, _ in WRONG], capsys)
     assert [word for word in GIVEAWAYS if word in out] == []
+
+
+def test_chapter_08_exercise_says_the_key_builder_is_off_limits():
+    from pathlib import Path
+
+    import nbformat
+
+    cells = nbformat.read(Path(__file__).parent.parent / "notebooks" / "08_scaling_out.ipynb", as_version=4).cells
+    statement = next(cell.source for cell in cells if cell.source.startswith("## 6 Exercise"))
+    assert "without `patterns.keys`" in statement
+    hint3 = next(cell.source for cell in cells if "Hint 3: what to read about" in cell.source)
+    assert "percent-encoding" not in hint3 and "hexadecimal" not in hint3

@@ -1,6 +1,6 @@
 """Chapter 06's Redlock labs, as tests: a server that restarts empty gives two holders; fsync'd AOF does not.
 
-They use ``patterns.lock_lab`` (throwaway redis-servers) and the patterns ``Redlock``, so the
+They use ``patterns.labs.lock`` (throwaway redis-servers) and the patterns ``Redlock``, so the
 notebook's Lab 5 shows a failure the library really has, not one staged for the page.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from patterns import lock_lab
+from patterns.labs import lock as lock_lab
 from patterns.lock import Redlock
-from patterns.lock_lab import Servers
+from patterns.labs.lock import Servers
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_locking.ipynb"
 
@@ -74,4 +74,4 @@ def test_a_killed_server_stays_down_until_it_is_started_and_comes_back_empty(red
 def test_the_notebook_calls_the_lab_s_one_implementation_instead_of_a_copy():
     sources = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
     assert not any("def partition_then_crash" in s for s in sources)
-    assert any("from patterns.lock_lab import" in s and "partition_then_crash" in s for s in sources)
+    assert any("from patterns.labs.lock import" in s and "partition_then_crash" in s for s in sources)

@@ -76,7 +76,7 @@ def test_05_the_quiet_stream_cell_prints_its_committed_output_when_a_command_sta
     cells = _cells("05_pubsub.ipynb")
     lab = next(c for c in cells if c["cell_type"] == "code" and '"demo-quiet"' in _code(c))
     from patterns.pubsub import EventStream
-    from patterns.pubsub_labs import wait_until
+    from patterns.labs.pubsub import wait_until
 
     r = fresh_client()  # the notebook's fakeredis, on a server of its own
     calls = _stall_first_call(r, command)
@@ -89,7 +89,8 @@ def test_05_the_quiet_stream_cell_prints_its_committed_output_when_a_command_sta
 @pytest.mark.skipif(redis_server_binary() is None, reason="needs redis-server")
 @pytest.mark.parametrize("stall", ["a server starts slowly", "B's first attempt"])
 def test_06_the_delayed_restart_cell_prints_its_committed_output_when_a_step_stalls(monkeypatch, stall):
-    from patterns import lock, lock_lab
+    from patterns import lock
+    from patterns.labs import lock as lock_lab
 
     cells = _cells("06_locking.ipynb")
     code = [_code(c) for c in cells if c["cell_type"] == "code"]

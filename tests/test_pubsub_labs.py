@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from patterns import pubsub_labs
+from patterns.labs import pubsub as pubsub_labs
 from patterns.sandbox import NO_SERVER
 
 

@@ -134,3 +134,29 @@ def table(rows: list[tuple[str, dict[str, float], int]], limit: int, window: flo
         lines.append(f"{algorithm:24} {share['light']:>9.2f}% {share['bursty']:>11.2f}% {share['heavy']:>11.2f}%"
                      f"  {worst:>5} (limit {limit})")
     return "\n".join(lines)
+
+
+def lua_excerpt(name: str, *spans: tuple[str, str]) -> str:
+    """Lines of ``patterns/lua/<name>.lua``, read from the file so the page cannot drift from the code.
+
+    Each span is (the first line's start, the last line's start), compared after leading spaces; the
+    spans are joined by a line "…". A start that no line has raises ValueError, so an edit of the
+    script that removes a shown line fails the notebook instead of showing something stale.
+    """
+    from importlib import resources
+
+    lines = resources.files("patterns").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8").splitlines()
+
+    def index_of(start: str, after: int) -> int:
+        for i in range(after, len(lines)):
+            if lines[i].lstrip().startswith(start):
+                return i
+        raise ValueError(f"{name}.lua has no line starting {start!r} (after line {after + 1})")
+
+    shown, after = [], 0
+    for first, last in spans:
+        begin = index_of(first, after)
+        end = index_of(last, begin)
+        shown.append("\n".join(lines[begin:end + 1]))
+        after = end + 1
+    return "\n…\n".join(shown)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import redis
 
-from .sandbox import NO_SERVER, LocalServer, redis_server_binary
+from ..sandbox import NO_SERVER, LocalServer, redis_server_binary
 
 
 def thread_deaths(name: str) -> list[str]:

@@ -17,8 +17,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .lock import Redlock
-from .sandbox import LocalServer, redis_server_binary
+from ..lock import Redlock
+from ..sandbox import LocalServer, redis_server_binary
 
 __all__ = ["Servers", "TwoClients", "partition_then_crash", "redis_server_binary"]
 
