@@ -274,7 +274,14 @@ def on_a_real_server(r: Any, measure: Callable[[Any], T], *, without: str) -> T 
     if redis_server_binary() is None:
         print(NO_SERVER, without)
         return None
-    with LocalServer() as server:
+    server = LocalServer()
+    try:
+        server.start()
+    except RuntimeError as error:  # installed but it would not start (no free port, a broken config): say so
+        server.cleanup()
+        print(f"redis-server did not start here ({error}), so this cell cannot measure it:", without)
+        return None
+    with server:
         client = redis.Redis(port=server.port, decode_responses=True)
         try:
             return measure(client)

@@ -30,7 +30,12 @@ def cells_of(path: Path) -> tuple[str, list[nbformat.NotebookNode]]:
     source = path.read_text()
     tree = ast.parse(source)
     module = importlib.import_module(f"solutions.{path.stem}")
-    checks = {name: (checker, function) for name, checker, function in module.CHECKS}
+    checks: dict[str, list[tuple[str, str]]] = {}
+    for name, checker, function in module.CHECKS:
+        checks.setdefault(name, []).append((checker, function))
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    if set(checks) - defined:  # imported or misspelt: the notebook would neither show it nor run its check
+        raise ValueError(f"{path.name}: CHECKS names {sorted(set(checks) - defined)}, not defined in the module")
     cells = [nbformat.v4.new_markdown_cell(ast.get_docstring(tree, clean=True))]
     preamble: list[str] = []
     for node in tree.body[1:]:
@@ -47,8 +52,7 @@ def cells_of(path: Path) -> tuple[str, list[nbformat.NotebookNode]]:
             preamble = []
         decorators = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in node.decorator_list)
         cells.append(nbformat.v4.new_code_cell(decorators + text))
-        if node.name in checks:
-            checker, function = checks[node.name]
+        for checker, function in checks.get(node.name, []):
             cells.append(nbformat.v4.new_code_cell(f"from {checker} import {function}\n\n{function}({node.name})"))
     if preamble:
         cells.append(nbformat.v4.new_code_cell("\n".join(preamble)))

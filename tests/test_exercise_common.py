@@ -39,3 +39,39 @@ def test_a_call_that_never_returns_is_reported_with_the_checkers_words():
     with pytest.raises(NotYet, match="^it hangs$"):
         call_within(0.2, "it hangs", never.wait)
     never.set()
+
+
+# -- review of 2 Dec --------------------------------------------------------------------------------
+
+def test_an_exception_in_a_thread_is_raised_in_the_checker_not_printed_as_a_traceback(capsys):
+    """It went to threading.excepthook (a traceback under the checker's one line) and the checker
+    then blamed a timeout for the requests that never came back."""
+    calls = []
+
+    def work() -> None:
+        calls.append(1)
+        raise ValueError("the learner's bug")
+
+    with pytest.raises(ValueError, match="the learner's bug"):
+        run_at_once(4, work, timeout=30)
+    assert len(calls) == 4
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_thread_that_cannot_start_frees_the_ones_waiting_at_the_barrier(monkeypatch):
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def start(self):
+        if len(started) == 2:
+            raise RuntimeError("can't start new thread")
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        run_at_once(4, lambda: None, timeout=30)
+    monkeypatch.undo()
+    for thread in started:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in started)

@@ -35,3 +35,15 @@ def test_a_notebook_on_fakeredis_alone_is_marked_as_not_needing_one(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_committed_notebook_says_whether_it_needs_a_server(path):
     assert isinstance(nbformat.read(path, as_version=4).metadata["workbook"]["starts_redis_server"], bool)
+
+
+def test_a_run_without_redis_server_is_refused_not_saved(tmp_path):
+    """Review of 2 Dec: it saved the "not installed" lines as outputs and marked the notebook as needing no
+    server, so the strict comparison then failed on every machine that has one (CI among them)."""
+    source = ("from patterns import sandbox\nimport fakeredis\nsandbox.redis_server_binary = lambda: None\n"
+              "sandbox.on_a_real_server(fakeredis.FakeRedis(), len, without='its bytes')")
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
+    with pytest.raises(SystemExit, match="without redis-server"):
+        run_notebooks.run(path)
+    assert nbformat.read(path, as_version=4).cells[0].outputs == []

@@ -6,6 +6,7 @@ server they did not start.
 """
 from __future__ import annotations
 
+import pytest
 import redis
 
 from patterns import sandbox
@@ -88,3 +89,24 @@ def test_without_redis_server_a_measurement_says_what_it_would_have_shown(monkey
     monkeypatch.setattr(sandbox, "redis_server_binary", lambda: None)
     assert sandbox.on_a_real_server(fakeredis.FakeRedis(), lambda c: 1 / 0, without="the bytes per key") is None
     assert capsys.readouterr().out == f"{sandbox.NO_SERVER} the bytes per key\n"
+
+
+def test_a_throwaway_server_that_fails_to_start_says_why_and_what_it_would_have_shown(monkeypatch, capsys):
+    """Review of 2 Dec: with redis-server installed but unable to start, the cell raised a traceback."""
+    import fakeredis
+
+    def fail(self, port=None):
+        raise RuntimeError("redis-server did not start on 127.0.0.1:12345: no log")
+
+    monkeypatch.setattr(sandbox, "redis_server_binary", lambda: "/usr/bin/redis-server")
+    monkeypatch.setattr(sandbox.LocalServer, "start", fail)
+    assert sandbox.on_a_real_server(fakeredis.FakeRedis(), lambda c: 1, without="the bytes per key") is None
+    out = capsys.readouterr().out
+    assert "did not start" in out and out.rstrip().endswith("the bytes per key"), out
+
+
+def test_an_error_of_the_measurement_itself_is_not_hidden():
+    import fakeredis
+
+    with pytest.raises(ZeroDivisionError):
+        sandbox.on_a_real_server(fakeredis.FakeRedis(), lambda c: 1 / 0, without="n/a")

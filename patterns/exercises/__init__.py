@@ -48,22 +48,36 @@ def first_key_without_bounded_ttl(r: fakeredis.FakeRedis, longest: int) -> tuple
 def run_at_once(threads: int, work: Callable[[], None], timeout: float = 30) -> bool:
     """Start ``threads`` threads that call ``work`` at the same instant; wait at most ``timeout`` s in all.
 
-    True when every thread finished. The threads are daemons and share one deadline, so a
+    True when every thread finished; the first exception a call of ``work`` raised is raised here
+    (the checker reports it as the learner's bug). The threads are daemons and share one deadline, so a
     learner's function that never returns costs one timeout, not one per thread, and cannot keep
     the kernel from exiting.
     """
     barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
 
     def body() -> None:
-        barrier.wait()
-        work()
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:  # a sibling never started: nothing to run at once
+            return
+        try:
+            work()
+        except BaseException as error:  # handed to the checker below, not printed by threading.excepthook
+            errors.append(error)
 
     started = [threading.Thread(target=body, daemon=True) for _ in range(threads)]
-    for thread in started:
-        thread.start()
+    try:
+        for thread in started:
+            thread.start()
+    except BaseException:
+        barrier.abort()  # free the threads already waiting for the one that did not start
+        raise
     deadline = time.monotonic() + timeout
     for thread in started:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
     return not any(thread.is_alive() for thread in started)
 
 

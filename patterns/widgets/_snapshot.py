@@ -15,12 +15,14 @@ import textwrap
 from typing import Any, Iterator
 
 import ipywidgets as w
-import matplotlib.image
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from . import _chart
 
 TEXT_WIDGETS = (w.HTML, w.HTMLMath, w.Label, w.Textarea, w.Text)
 WRAP = 96
+MOST_LINES = 80  # a longer text is cut: the picture stays a screenful, not a raster of hundreds of MB
 
 
 def _walk(widget: Any) -> Iterator[Any]:
@@ -29,8 +31,21 @@ def _walk(widget: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
+def _printed(widget: w.Output) -> str:
+    """What an Output widget shows as text: its printed lines and its results' plain text."""
+    parts = []
+    for output in widget.outputs:
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif "text/plain" in output.get("data", {}):
+            parts.append(output["data"]["text/plain"])
+    return "".join(parts).strip()
+
+
 def _plain(widget: Any) -> str:
     """A text widget's words without markup: table rows on their own lines, cells apart."""
+    if isinstance(widget, w.Output):
+        return _printed(widget)
     text = widget.value if not isinstance(widget, (w.Text, w.Textarea)) else f"{widget.description} {widget.value}"
     text = re.sub(r"</(tr|p|div|li|h\d|table)>|<br\s*/?>|<table>", "\n", str(text), flags=re.I)
     text = re.sub(r"</t[dh]>", "   ", text, flags=re.I)
@@ -42,10 +57,20 @@ def lines_of(view: Any) -> list[str]:
     """The dashboard's text, top to bottom, wrapped to fit the picture."""
     lines: list[str] = []
     for widget in _walk(view):
-        if isinstance(widget, TEXT_WIDGETS) and _plain(widget):
+        if isinstance(widget, (*TEXT_WIDGETS, w.Output)) and _plain(widget):
             for line in _plain(widget).splitlines():
                 lines += textwrap.wrap(line, WRAP) or [""]
+    if len(lines) > MOST_LINES:
+        lines = lines[:MOST_LINES - 1] + [f"... {len(lines) - MOST_LINES + 1:,} more lines"]
     return lines
+
+
+def _decoded(image: bytes) -> np.ndarray | None:
+    """An image widget's pixels, whatever its format PIL reads (PNG, JPEG, GIF); None for others (SVG)."""
+    try:
+        return np.asarray(Image.open(io.BytesIO(image)).convert("RGBA"))
+    except (UnidentifiedImageError, OSError):
+        return None
 
 
 def picture(view: Any) -> bytes:
@@ -54,7 +79,7 @@ def picture(view: Any) -> bytes:
     lines = lines_of(view)
     text_height = 0.18 * len(lines) + 0.2 if lines else 0
     heights = [text_height] if lines else []
-    images = [matplotlib.image.imread(io.BytesIO(png), format="png") for png in charts]
+    images = [img for img in map(_decoded, charts) if img is not None]
     heights += [img.shape[0] / _chart.DPI for img in images]
     fig = _chart.figure(height=max(sum(heights), 0.5))
     axes = fig.subplots(len(heights) or 1, 1, height_ratios=heights or None, squeeze=False)[:, 0]
