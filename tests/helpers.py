@@ -212,3 +212,16 @@ def messages_of(check: Callable[[Callable], None], solutions: list[Callable], ca
     for solution in solutions:
         check(solution)
     return capsys.readouterr().out.lower()
+
+
+def nbval_sanitized(text: str) -> str:
+    """``text`` masked as nbval masks outputs (tests/nbval_sanitize.cfg): ≈numbers, hex, uuids, stream ids."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parent / "nbval_sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text

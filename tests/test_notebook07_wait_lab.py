@@ -7,12 +7,10 @@ committed output: a claim that only holds on a quiet machine fails here.
 """
 from __future__ import annotations
 
-import configparser
 import contextlib
 import io
 import json
 import os
-import re
 import signal
 import threading
 from pathlib import Path
@@ -21,6 +19,8 @@ import pytest
 
 from patterns.sandbox import redis_server_binary
 
+from helpers import nbval_sanitized
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path(os.environ.get("NB07_PATH", ROOT / "notebooks" / "07_production_checklist.ipynb"))
 WRITE = '            writer.set(f"order:{i}", i)\n'
@@ -28,14 +28,6 @@ STALL = ("            if i == 50:  # the replica is not scheduled for 0.5 s\n"
          "                pid = standby.info('server')['process_id']\n"
          "                os.kill(pid, signal.SIGSTOP)\n"
          "                threading.Timer(0.5, os.kill, (pid, signal.SIGCONT)).start()\n")
-
-
-def _sanitize(text: str) -> str:
-    config = configparser.ConfigParser()
-    config.read(ROOT / "tests" / "nbval_sanitize.cfg")
-    for section in config.sections():
-        text = re.sub(config[section]["regex"], config[section]["replace"], text)
-    return text
 
 
 @pytest.mark.skipif(redis_server_binary() is None, reason="needs redis-server")
@@ -53,4 +45,4 @@ def test_the_wait_cell_prints_its_committed_output_when_the_replica_confirms_lat
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(source.replace(WRITE, STALL + WRITE), scope)
-    assert _sanitize(printed.getvalue()) == _sanitize(committed)
+    assert nbval_sanitized(printed.getvalue()) == nbval_sanitized(committed)

@@ -10,12 +10,10 @@ the machine's speed fails here.
 """
 from __future__ import annotations
 
-import configparser
 import contextlib
 import io
 import json
 import os
-import re
 import time
 from pathlib import Path
 
@@ -24,17 +22,11 @@ import pytest
 from patterns.exercises import fresh_client
 from patterns.sandbox import redis_server_binary
 
+from helpers import nbval_sanitized
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = Path(os.environ.get("STALL_NOTEBOOKS", ROOT / "notebooks"))  # another copy's, to show a fix was needed
 STALL = 1.5  # seconds: longer than the old cells' margins (1 s TTL, 1 s lease)
-
-
-def _sanitize(text: str) -> str:
-    config = configparser.ConfigParser()
-    config.read(ROOT / "tests" / "nbval_sanitize.cfg")
-    for section in config.sections():
-        text = re.sub(config[section]["regex"], config[section]["replace"], text)
-    return text
 
 
 def _cells(name: str) -> list[dict]:
@@ -83,7 +75,7 @@ def test_05_the_quiet_stream_cell_prints_its_committed_output_when_a_command_sta
     scope = {"time": time, "r": r, "EventStream": EventStream, "wait_until": wait_until}
     printed = _run(_code(lab), scope)
     assert calls, f"the cell never sent {command}: the stall was not injected"
-    assert _sanitize(printed) == _sanitize(_committed(lab))
+    assert nbval_sanitized(printed) == nbval_sanitized(_committed(lab))
 
 
 @pytest.mark.skipif(redis_server_binary() is None, reason="needs redis-server")
@@ -126,4 +118,4 @@ def test_06_the_delayed_restart_cell_prints_its_committed_output_when_a_step_sta
         injected = attempts
     printed = _run(_code(lab), scope)
     assert injected, "the stall was not injected"
-    assert _sanitize(printed) == _sanitize(_committed(lab))
+    assert nbval_sanitized(printed) == nbval_sanitized(_committed(lab))
