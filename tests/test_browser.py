@@ -78,13 +78,28 @@ def lab(tmp_path_factory):
             process.kill()
 
 
+def _answers(url: str) -> bool:
+    """Whether a server answers HTTP at ``url`` at all (a refusal of the request counts: it is listening).
+
+    Printing its URL is not proof that JupyterLab listens yet: once, the first request right after the
+    URL appeared in the log was refused (Errno 111) while every later one was answered.
+    """
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def _wait_for_token(log_path: Path, port: int, process: subprocess.Popen, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
         found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)", log_path.read_text())
-        if found:
+        if found and _answers(f"http://127.0.0.1:{port}/api/status"):
             return found.group(1)
         time.sleep(0.2)
     pytest.fail(f"JupyterLab printed no URL with a token: {log_path.read_text()[-2000:]}")
