@@ -19,7 +19,7 @@ import re
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import redis
 from redis.exceptions import RedisClusterException
@@ -256,6 +256,19 @@ class Console:
             self.note += f"; showing the first {self.limit} of them"
         return sorted(self._named)[: self.limit]
 
+
+    def _per_key(self, names: list[str], kinds: dict[str, str], queue: Callable[[Any, str, str], Any]) -> dict:
+        """One command per key, queued by ``queue(pipe, name, kind)``, all in one round trip: {name: reply}.
+
+        An error reply (the key changed type meanwhile) stays a reply, for the caller to show.
+        """
+        if not names:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            queue(pipe, name, kinds[name])
+        return dict(zip(names, pipe.execute(raise_on_error=False)))
+
     def read(self, keep: set[str] = frozenset(), whole: set[str] = frozenset()) -> dict[str, State]:
         """Every key under the prefix, by its name without the prefix: up to three pipelines after the listing.
 
@@ -279,21 +292,11 @@ class Console:
         present = [name for name in names if kinds[name] != "none"]  # expired or deleted since it was listed
         if not self._may_scan:
             self._named -= {name for name in names if kinds[name] == "none"} - keep
-        lengths: dict[str, Any] = {}
-        if present:
-            pipe = self.r.pipeline(transaction=False)
-            for name in present:
-                _queue_length(pipe, name, kinds[name])
-            lengths = dict(zip(present, pipe.execute(raise_on_error=False)))
+        lengths = self._per_key(present, kinds, _queue_length)
         small = [name for name in present if (kinds[name] == "string" or name in whole)
                  and isinstance(lengths[name], int)
                  and lengths[name] <= WHOLE_UP_TO.get(kinds[name], WHOLE_ITEMS_UP_TO)]
-        contents: dict[str, Any] = {}
-        if small:
-            pipe = self.r.pipeline(transaction=False)
-            for name in small:
-                _queue_contents(pipe, name, kinds[name])
-            contents = dict(zip(small, pipe.execute(raise_on_error=False)))
+        contents = self._per_key(small, kinds, _queue_contents)
         states = {}
         for name in present:
             ttl = ttls[name] if isinstance(ttls[name], int) and ttls[name] >= 0 else None
