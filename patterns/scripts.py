@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import redis
 
+from .connection import command
+
 
 class LuaScript:
     """A script loaded from ``patterns/lua/<name>.lua``, called as ``script(r, keys, args)``."""
@@ -27,9 +29,9 @@ class LuaScript:
 
     def __call__(self, r: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
         try:
-            return r.evalsha(self.sha, len(keys), *keys, *args)
+            return command(r, "EVALSHA", self.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            return r.eval(self.source, len(keys), *keys, *args)
+            return command(r, "EVAL", self.source, len(keys), *keys, *args)
 
     def __repr__(self) -> str:
         return f"<LuaScript {self.name} sha={self.sha[:8]}>"
