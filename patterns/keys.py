@@ -75,10 +75,27 @@ def key(r: Any, kind: str, name: str, *suffix: str) -> str:
     ``{name}``, so a script may touch all of them even on a cluster. Braces in
     ``name`` are percent-encoded so they cannot move the tag.
     """
+    namespace = getattr(r, _ATTRIBUTE, "")
+    try:
+        return _built[namespace, kind, name, suffix]
+    except (KeyError, TypeError):  # TypeError: an unhashable part, which the checks below name
+        pass
     _check_part(kind, "kind")
     _check_part(name, "key name")
     tail = "".join(f":{_check_part(part, 'key suffix')}" for part in suffix)
-    return f"{_prefix(r)}{kind}:{{{_escape_braces(name)}}}{tail}"
+    built = f"{_prefix(r)}{kind}:{{{_escape_braces(name)}}}{tail}"
+    if type(kind) is str and type(name) is str and all(type(part) is str for part in suffix):
+        if len(_built) >= _BUILT_MAX:
+            _built.clear()
+        _built[namespace, kind, name, suffix] = built
+    return built
+
+
+# Hot paths build the same few keys over and over (a rate limiter's caller, a cache entry): the
+# checks and the escaping run once per distinct key, not once per request. Only keys built from
+# plain str parts are remembered, and at most _BUILT_MAX of them (then the memory starts over).
+_BUILT_MAX = 4096
+_built: dict[tuple[Any, ...], str] = {}
 
 
 def plain(r: Any, name: str) -> str:

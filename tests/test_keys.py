@@ -73,3 +73,27 @@ def test_every_key_of_one_object_shares_a_cluster_slot(name, suffix):
     tag = main.encode().split(b"{", 1)[1].split(b"}", 1)[0]
     assert tag  # never an empty tag: that would hash the whole key
     assert key_slot(main.encode()) == key_slot(keys.key(client, "cache:default", name, suffix).encode())
+
+
+def test_a_remembered_key_follows_the_client_namespace_and_still_refuses_bad_parts():
+    client = fakeredis.FakeRedis()
+    first = keys.key(client, "cache:x", "a{b}")
+    assert keys.key(client, "cache:x", "a{b}") == first == "cache:x:{a%7Bb%7D}"
+    keys.set_namespace(client, "alice")
+    assert keys.key(client, "cache:x", "a{b}") == "alice:cache:x:{a%7Bb%7D}"  # not the memory of the other namespace
+    keys.set_namespace(client, None)
+    for _ in range(2):  # refused every time, not only before something was remembered
+        with pytest.raises(ValueError, match="must not be empty"):
+            keys.key(client, "cache:x", "")
+        with pytest.raises(TypeError, match="must be a str"):
+            keys.key(client, "cache:x", ["a"])
+        with pytest.raises(TypeError, match="must be a str"):
+            keys.key(client, "cache:x", 1)
+
+
+def test_the_memory_of_keys_stays_bounded():
+    client = fakeredis.FakeRedis()
+    for i in range(keys._BUILT_MAX + 10):
+        keys.key(client, "t", f"name-{i}")
+    assert len(keys._built) <= keys._BUILT_MAX
+    assert keys.key(client, "t", "name-0") == "t:{name-0}"
