@@ -14,8 +14,7 @@ circuit breaker stops every request from paying a connect timeout.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, NamedTuple
 
 from . import keys, validate
 from .breaker import Breaker
@@ -32,17 +31,53 @@ _GCRA = load_script("gcra")
 
 OnUnavailable = Literal["open", "closed"]
 MAX_LIMIT = 10**12  # per window: past it a limit limits nothing, and counts would near a double's 2^53
+_SERVERS_CLOCK = b"-1"  # ARGV[1] when no clock is injected: the script reads TIME
+_COST_ONE = b"1"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The answer for one request."""
+class Decision(NamedTuple):
+    """The answer for one request.
+
+    A named tuple rather than a dataclass: one is made per request, and a tuple is built in a
+    fifth of the time. It is as immutable, and it equals only another Decision (never a plain
+    tuple of the same values).
+    """
 
     allowed: bool
     remaining: int  # requests (of cost 1) that would still be allowed right now
     retry_after: float  # seconds until this request could pass; 0.0 when allowed
     reset_after: float  # seconds until the caller's limit is fully available again
     degraded: bool = False  # True when Redis was unavailable and on_unavailable decided
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
+_new_decision = tuple.__new__  # Decision's fields from one tuple, without NamedTuple's keyword handling
+
+
+def _decision(reply: str | bytes) -> Decision:
+    """A script's reply, '<allowed 0/1> <remaining> <retry_after_ms> <reset_after_ms>', as a Decision.
+
+    One short text rather than a list of four numbers: a reply of one value is read in a
+    fraction of the time redis-py's parser takes for an array.
+    """
+    allowed, remaining, retry_ms, reset_ms = reply.split()
+    return _new_decision(Decision, (allowed in _ALLOWED, int(remaining), int(retry_ms) / 1000, int(reset_ms) / 1000,
+                                    False))
+
+
+_ALLOWED = ("1", b"1")  # a client made without decode_responses answers in bytes
+
+
+def _number(value: float) -> bytes:
+    """A script argument, as text sent once per limiter: whole numbers without a '.0'."""
+    return str(int(value)).encode() if float(value).is_integer() else repr(float(value)).encode()
 
 
 class Limiter:
@@ -55,6 +90,9 @@ class Limiter:
     clock            None: the server's clock (production). A function returning seconds
                      makes time injectable for tests and deterministic notebooks; it decides
                      the algorithm, while the key's TTL still runs on the server's own clock.
+
+    A limiter is made once and used for every request: the script's arguments other than the
+    time and the cost are computed here, as text, so a request only validates its own two.
     """
 
     algorithm = ""
@@ -84,29 +122,42 @@ class Limiter:
         self.clock = clock
         self.breaker = Breaker(validate.seconds(breaker_seconds, "breaker_seconds", zero=True),
                                f"rate limiter {self.algorithm}:{self.name}", log)
+        self._kind = f"ratelimit:{self.algorithm}:{self.name}"
+        self._settings = tuple(_number(value) for value in self._arguments())
+        self._one_now = (_SERVERS_CLOCK, *self._settings, _COST_ONE)  # the common request: cost 1, the server's clock
 
     def key_for(self, identifier: str) -> str:
         """The one Redis key this limiter keeps for ``identifier``."""
-        return keys.key(self.r, f"ratelimit:{self.algorithm}:{self.name}", identifier)
+        return keys.key(self.r, self._kind, identifier)
 
     def hit(self, identifier: str, cost: int = 1) -> Decision:
         """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
         key = self.key_for(validate.text(identifier, "identifier"))
-        cost = validate.whole(cost, "cost")
-        if cost > self.limit:
-            raise ValueError(f"cost {cost} is more than the limit {self.limit}: such a request could never pass")
+        if cost.__class__ is not int or not 1 <= cost <= self.limit:  # the quick check; the full one says why
+            cost = self._checked_cost(cost)
         if self.breaker.is_open():
             return self._degraded()
-        now_ms = -1 if self.clock is None else self.clock() * 1000
+        if self.clock is None and cost == 1:
+            arguments: Any = self._one_now
+        else:
+            now_ms = _SERVERS_CLOCK if self.clock is None else self.clock() * 1000
+            arguments = (now_ms, *self._settings, str(cost).encode())
         try:
-            allowed, remaining, retry_ms, reset_ms = self.script(self.r, [key], [now_ms, *self._arguments(cost)])
+            reply = self.script(self.r, [key], arguments)
         except UNAVAILABLE_ERRORS as error:
             self.breaker.trip(error, f"failing {self.on_unavailable} for {identifier!r}")
             return self._degraded()
-        return Decision(bool(allowed), int(remaining), retry_ms / 1000, reset_ms / 1000)
+        return _decision(reply)
 
-    def _arguments(self, cost: int) -> list[Any]:
-        return [self.limit, self.window * 1000, cost]
+    def _checked_cost(self, cost: Any) -> int:
+        cost = validate.whole(cost, "cost")
+        if cost > self.limit:
+            raise ValueError(f"cost {cost} is more than the limit {self.limit}: such a request could never pass")
+        return cost
+
+    def _arguments(self) -> tuple[float, ...]:
+        """The script's ARGV[2] and ARGV[3] (after the time, before the cost)."""
+        return self.limit, self.window * 1000
 
     def _degraded(self) -> Decision:
         if self.on_unavailable == "open":
@@ -148,8 +199,8 @@ class TokenBucket(Limiter):
     algorithm = "token_bucket"
     script = _TOKEN_BUCKET
 
-    def _arguments(self, cost: int) -> list[Any]:
-        return [self.limit, self.limit / (self.window * 1000), cost]
+    def _arguments(self) -> tuple[float, ...]:
+        return self.limit, self.limit / (self.window * 1000)
 
 
 class GCRA(Limiter):
@@ -158,8 +209,8 @@ class GCRA(Limiter):
     algorithm = "gcra"
     script = _GCRA
 
-    def _arguments(self, cost: int) -> list[Any]:
-        return [self.window * 1000 / self.limit, self.limit, cost]
+    def _arguments(self) -> tuple[float, ...]:
+        return self.window * 1000 / self.limit, self.limit
 
 
 ALGORITHMS: dict[str, type[Limiter]] = {
@@ -171,8 +222,40 @@ def check_rate_limit(r: Any, user_id: str, limit: int, window_seconds: float) ->
     """The seed's checkRateLimit, done right: True when this request is within the limit.
 
     A sliding log in one atomic script: the server's clock, unique members even for
-    requests in the same millisecond, denied requests not counted, a TTL on the key.
+    requests in the same microsecond, denied requests not counted, a TTL on the key.
     Under any concurrency exactly ``limit`` requests pass per window.
     """
     validate.text(user_id, "user_id")
-    return SlidingLog(r, limit, validate.seconds(window_seconds, "window_seconds")).hit(user_id).allowed
+    return _seed_limiter(r, limit, window_seconds).hit(user_id).allowed
+
+
+_SEED_LIMITERS = "_patterns_seed_limiters"  # the client's attribute holding check_rate_limit's limiters
+_SEED_LIMITERS_MAX = 64  # settings per client kept at most: a caller computing limits on the fly cannot grow it
+
+
+def _seed_limiter(r: Any, limit: int, window_seconds: float) -> SlidingLog:
+    """The SlidingLog check_rate_limit uses for ``r`` and these settings, made on the first call.
+
+    Made once rather than per request, its circuit breaker also remembers an outage from one
+    request to the next. It is kept on the client itself (as the namespace is), so it lives as
+    long as the client and no longer: a global table keyed by the client would keep every client
+    alive, since each limiter refers to its client. Only settings of the exact types a limiter
+    accepts are looked up (``True`` equals 1 and 5.0 equals 5 as dict keys): anything else is
+    made afresh, and refused there with the full message.
+    """
+    cacheable = type(limit) is int and (type(window_seconds) is float or type(window_seconds) is int)
+    limiters = getattr(r, _SEED_LIMITERS, None) if cacheable else None
+    if limiters is not None:
+        limiter = limiters.get((limit, window_seconds))
+        if limiter is not None:
+            return limiter
+    limiter = SlidingLog(r, limit, validate.seconds(window_seconds, "window_seconds"))
+    if cacheable:
+        if limiters is None or len(limiters) >= _SEED_LIMITERS_MAX:
+            limiters = {}
+            try:
+                setattr(r, _SEED_LIMITERS, limiters)
+            except AttributeError:  # a client that takes no attributes: a limiter per call, as before
+                return limiter
+        limiters[(limit, window_seconds)] = limiter
+    return limiter

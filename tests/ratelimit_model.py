@@ -10,18 +10,25 @@ import math
 
 
 class SlidingLog:
-    def __init__(self, limit: int, window_ms: float) -> None:
-        self.limit, self.window, self.entries = limit, window_ms, []
+    """Times in whole microseconds, as the script keeps them (the resolution of the server's TIME)."""
 
-    def hit(self, now: float, cost: int):
+    def __init__(self, limit: int, window_ms: float) -> None:
+        self.limit, self.window, self.entries = limit, _microseconds(window_ms), []
+
+    def hit(self, now_ms: float, cost: int):
+        now = _microseconds(now_ms)
         self.entries = [t for t in self.entries if t > now - self.window]
         count = len(self.entries)
         if count + cost <= self.limit:
             self.entries += [now] * cost
-            return True, self.limit - count - cost, 0, math.ceil(self.window)
+            return True, self.limit - count - cost, 0, math.ceil(self.window / 1000)
         must_leave = count + cost - self.limit
-        return (False, self.limit - count, math.ceil(sorted(self.entries)[must_leave - 1] + self.window - now),
-                math.ceil(max(self.entries) + self.window - now))
+        return (False, self.limit - count, math.ceil((sorted(self.entries)[must_leave - 1] + self.window - now) / 1000),
+                math.ceil((max(self.entries) + self.window - now) / 1000))
+
+
+def _microseconds(ms: float) -> int:
+    return math.floor(ms * 1000 + 0.5)  # as the script rounds: half a microsecond up
 
 
 class FixedWindow:

@@ -342,8 +342,175 @@ def test_the_running_total_is_renumbered_before_it_loses_precision(r):
     clock = FrozenClock()
     limiter = SlidingLog(r, 10**12, 60, clock=clock)
     key = limiter.key_for("x")
-    r.zadd(key, {f"{2**52 - 5:017d}:3": clock.now * 1000})  # a log that has counted 2^52 units
+    total = str(2**52 - 5)  # a log that has counted 2^52 units, 3 of them in its one entry
+    r.zadd(key, {f"{chr(64 + len(total))}{total}:3:3:0": clock.now * 1_000_000})
     assert limiter.hit("x", cost=10).allowed
     members = sorted(r.zrange(key, 0, -1))
-    assert members == [f"{3:017d}:3", f"{13:017d}:10"]
+    assert members == ["A3:3:3:0", "B13:10:13:0"]
     assert limiter.hit("x", cost=10**12 - 13).allowed and not limiter.hit("x").allowed
+
+
+# -- what the fast paths trade, proven kept ---------------------------------------------------------------
+
+
+def test_a_decision_is_immutable_and_equals_only_a_decision():
+    decision = Decision(True, 2, 0.0, 20.0)
+    assert repr(decision) == "Decision(allowed=True, remaining=2, retry_after=0.0, reset_after=20.0, degraded=False)"
+    with pytest.raises(AttributeError):
+        decision.allowed = False
+    assert decision == Decision(True, 2, 0.0, 20.0) and hash(decision) == hash(Decision(True, 2, 0.0, 20.0))
+    assert decision != Decision(True, 2, 0.0, 20.0, degraded=True)
+    assert decision != (True, 2, 0.0, 20.0, False)  # a tuple underneath, but not equal to a plain one
+    assert not decision == (True, 2, 0.0, 20.0, False)
+
+
+def test_a_reply_in_bytes_decides_the_same():
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())  # decode_responses=False: replies are bytes
+    limiter = SlidingLog(client, 2, 60, clock=FrozenClock())
+    assert [limiter.hit("a") for _ in range(3)] == [Decision(True, 1, 0.0, 60.0), Decision(True, 0, 0.0, 60.0),
+                                                    Decision(False, 0, 60.0, 60.0)]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+@pytest.mark.parametrize(("cost", "error", "message"), [
+    (True, TypeError, "cost must be a whole number"),  # True == 1, but it is not a cost
+    (1.0, TypeError, "cost must be a whole number"),
+    (-1, ValueError, "cost must be a whole number of at least 1"),
+    (6, ValueError, "cost 6 is more than the limit 5"),
+])
+def test_the_quick_cost_check_refuses_what_the_full_one_refuses(r, algorithm, cost, error, message):
+    limiter = ALGORITHMS[algorithm](r, 5, 60)
+    with pytest.raises(error, match=message):
+        limiter.hit("client", cost=cost)
+    assert r.exists(limiter.key_for("client")) == 0
+
+
+def test_check_rate_limit_refuses_bad_settings_after_good_ones_were_used(r):
+    assert check_rate_limit(r, "u", 5, 10)  # a limiter for (5, 10) is now kept for this client
+    for limit in (True, 5.0):  # equal to 5 as a dict key, but not a limit
+        with pytest.raises(TypeError, match="limit must be a whole number"):
+            check_rate_limit(r, "u", limit, 10)
+    with pytest.raises(TypeError, match="window_seconds must be a positive number of seconds"):
+        check_rate_limit(r, "u", 5, "10")
+    with pytest.raises(ValueError, match="window_seconds must be a finite number of seconds"):
+        check_rate_limit(r, "u", 5, float("nan"))
+    with pytest.raises(ValueError, match="user_id must not be empty"):
+        check_rate_limit(r, " ", 5, 10)
+
+
+def test_check_rate_limit_remembers_an_outage_from_one_request_to_the_next(caplog):
+    server = fakeredis.FakeServer()
+    server.connected = False
+    client = fakeredis.FakeRedis(server=server)
+    with caplog.at_level(logging.WARNING, logger="patterns.ratelimit"):
+        assert [check_rate_limit(client, "ada", 5, 60) for _ in range(3)] == [True, True, True]  # failing open
+    assert caplog.text.count("failing open") == 1  # Redis tried once; the breaker answered the other two
+
+
+def test_check_rate_limit_lets_its_client_go():
+    import gc
+    import weakref
+
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    assert check_rate_limit(client, "ada", 5, 60)
+    gone = weakref.ref(client)
+    del client
+    gc.collect()
+    assert gone() is None  # what check_rate_limit keeps for a client does not keep the client alive
+
+
+def test_check_rate_limit_keeps_a_bounded_number_of_limiters_per_client(r):
+    from patterns import ratelimit
+
+    for limit in range(1, 200):  # limits computed on the fly
+        check_rate_limit(r, "u", limit, 60)
+    assert len(getattr(r, ratelimit._SEED_LIMITERS)) <= ratelimit._SEED_LIMITERS_MAX
+
+
+def test_an_entry_exactly_window_old_has_left_also_when_the_newest_entry_decides(r):
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 2, 10, clock=clock)
+    d = decisions(limiter, clock, [(0, 1), (3, 1), (6.999999, 1), (0.000001, 1), (0, 1)])
+    assert [x.allowed for x in d] == [True, True, False, True, False]
+    assert d[2] == Decision(False, 0, 0.001, 3.001)  # one microsecond before t=0's entry leaves
+    assert d[3] == Decision(True, 0, 0.0, 10.0)  # t=10: it has left
+    assert d[4] == Decision(False, 0, 3.0, 10.0)  # next to leave: t=3's
+
+
+def test_the_log_keeps_request_times_to_the_microsecond(r):
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 1, 1, clock=clock)
+    assert limiter.hit("x").allowed
+    clock.now += 0.9996  # 0.4 ms before the entry leaves: a log that kept whole ms would disagree
+    assert limiter.hit("x") == Decision(False, 0, 0.001, 0.001)
+    clock.now += 0.0004
+    assert limiter.hit("x").allowed
+
+
+def test_a_denied_request_changes_nothing_in_the_log(r):
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 3, 10, clock=clock)
+    key = limiter.key_for("client")
+    decisions(limiter, clock, [(0, 1), (1, 1), (1, 1), (9, 1)])  # t=11: admitted, t=0's and t=1's entries forgotten
+    clock.now += 1.5  # t = 12.5: t=2's entry has left the window, but only an admitted request forgets it
+    stored = r.zrange(key, 0, -1, withscores=True)
+    assert len(stored) == 2
+    assert [limiter.hit("client", cost=3) for _ in range(3)] == [Decision(False, 2, 8.5, 8.5)] * 3
+    assert r.zrange(key, 0, -1, withscores=True) == stored
+
+
+def test_a_log_of_the_previous_format_is_folded_with_its_weights_and_keeps_a_ttl(r):
+    limiter = SlidingLog(r, 10, 60)
+    key = limiter.key_for("x")
+    seconds, micros = r.time()
+    now_ms = seconds * 1000 + micros / 1000
+    # "<17-digit running total>:<cost>", scores in ms with a fraction: a request of 6, then one of 3
+    r.zadd(key, {f"{6:017d}:6": now_ms - 1.5, f"{9:017d}:3": now_ms - 0.25})
+    r.pexpire(key, 60_000)
+    assert limiter.hit("x").remaining == 0  # 6 + 3 + 1 = the limit of 10
+    denied = limiter.hit("x")
+    assert not denied.allowed and denied.remaining == 0
+    assert 59.9 < denied.retry_after <= 60.0  # the folded units leave a window after the newest of them
+    assert r.zcard(key) == 2 and 0 < r.pttl(key) <= 60_000
+
+
+def test_a_folded_log_keeps_a_ttl_when_the_request_that_folded_it_is_denied(r):
+    limiter = SlidingLog(r, 3, 60)
+    key = limiter.key_for("x")
+    seconds, micros = r.time()
+    r.zadd(key, {f"{'abcdef0123456789'}:{i}": seconds * 1000 + micros / 1000 for i in range(1, 4)})  # the older format
+    r.pexpire(key, 60_000)
+    assert not limiter.hit("x").allowed
+    assert 0 < r.pttl(key) <= 60_000
+
+
+@pytest.mark.parametrize("algorithm", ["fixed_window", "sliding_window_counter"])
+def test_with_an_injected_clock_every_admitted_request_sets_the_ttl_again(r, algorithm):
+    clock = FrozenClock(at=1_000_000.0)  # a window boundary
+    limiter = ALGORITHMS[algorithm](r, 10, 10, clock=clock)
+    key = limiter.key_for("client")
+    limiter.hit("client")
+    r.pexpire(key, 3_600_000)  # the server's clock and this one drift apart
+    clock.now += 1
+    limiter.hit("client")  # the same window, on the injected clock
+    longest = 20_000 if algorithm == "sliding_window_counter" else 10_000
+    assert 0 < r.pttl(key) <= longest - 1_000
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+def test_every_key_keeps_a_ttl_through_many_requests_on_the_servers_clock(r, algorithm):
+    limiter = ALGORITHMS[algorithm](r, 50, 60)
+    for _ in range(20):
+        assert limiter.hit("client").allowed
+    longest = 120_000 if algorithm == "sliding_window_counter" else 60_000
+    assert 0 < r.pttl(limiter.key_for("client")) <= longest
+
+
+def test_limiters_of_different_windows_on_one_log_each_count_their_own_window(r):
+    clock = FrozenClock()
+    ten, two = SlidingLog(r, 3, 10, clock=clock), SlidingLog(r, 1, 2, clock=clock)  # one key: the name is the same
+    assert ten.key_for("client") == two.key_for("client")
+    assert [d.allowed for d in decisions(ten, clock, [(0, 1), (1, 1), (3.5, 1)])] == [True] * 3  # t = 0, 1, 4.5
+    clock.now += 0.5  # t=5: all three entries are inside 10 s; inside 2 s, only t=4.5's
+    assert two.hit("client") == Decision(False, 0, 1.5, 1.5)
+    assert ten.hit("client") == Decision(False, 0, 5.0, 9.5)

@@ -8,7 +8,7 @@
 -- ARGV[1]  now in ms, or -1 to read the server's clock (TIME)
 -- ARGV[2]  emission interval T in ms   ARGV[3]  burst (requests allowed at once)   ARGV[4]  cost
 --
--- Returns {allowed (0/1), remaining, retry_after_ms, reset_after_ms}
+-- Returns '<allowed 0/1> <remaining> <retry_after_ms> <reset_after_ms>': one text the client splits
 local now = tonumber(ARGV[1])
 if now < 0 then
   local t = redis.call('TIME')
@@ -22,8 +22,8 @@ local allow_at = new_tat - burst * interval
 
 if now < allow_at then
   local remaining = math.floor((now - (tat - burst * interval)) / interval)
-  return {0, remaining, math.ceil(allow_at - now), math.ceil(tat - now)}
+  return string.format('0 %d %d %d', remaining, math.ceil(allow_at - now), math.ceil(tat - now))
 end
 redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
 local remaining = math.floor((now - (new_tat - burst * interval)) / interval)
-return {1, remaining, 0, math.ceil(new_tat - now)}
+return string.format('1 %d 0 %d', remaining, math.ceil(new_tat - now))

@@ -8,9 +8,10 @@
 -- ARGV[1]  now in ms, or -1 to read the server's clock (TIME)
 -- ARGV[2]  limit   ARGV[3]  window in ms   ARGV[4]  cost
 --
--- Returns {allowed (0/1), remaining, retry_after_ms, reset_after_ms}
+-- Returns '<allowed 0/1> <remaining> <retry_after_ms> <reset_after_ms>': one text the client splits
 local now = tonumber(ARGV[1])
-if now < 0 then
+local servers_clock = now < 0
+if servers_clock then
   local t = redis.call('TIME')
   now = t[1] * 1000 + t[2] / 1000
 end
@@ -19,9 +20,10 @@ local limit, window, cost = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[
 local w = math.floor(now / window)
 local stored = redis.call('HMGET', KEYS[1], 'w', 'curr', 'prev')
 local stored_w, curr, prev = tonumber(stored[1]), tonumber(stored[2]) or 0, tonumber(stored[3]) or 0
+local same_window = stored_w == w
 if stored_w == w - 1 then
   prev, curr = curr, 0           -- a new window: the current one becomes the previous one
-elseif stored_w ~= w then
+elseif not same_window then
   prev, curr = 0, 0              -- nothing recent
 end
 
@@ -44,9 +46,19 @@ if estimate + cost > limit then
   else
     retry = (window - elapsed) + window * (1 - (limit - cost) / curr)
   end
-  return {0, math.max(0, math.floor(limit - estimate)), math.ceil(retry), reset_after}
+  return string.format('0 %d %d %d', math.max(0, math.floor(limit - estimate)), math.ceil(retry), reset_after)
 end
 
-redis.call('HSET', KEYS[1], 'w', w, 'curr', curr + cost, 'prev', prev)
-redis.call('PEXPIRE', KEYS[1], math.ceil((w + 2) * window - now))
-return {1, math.floor(limit - estimate - cost), 0, math.ceil((w + 2) * window - now)}
+local expire_after = math.ceil((w + 2) * window - now)   -- the counts matter until the next window ends
+if same_window then
+  redis.call('HSET', KEYS[1], 'curr', curr + cost)
+else
+  redis.call('HSET', KEYS[1], 'w', w, 'curr', curr + cost, 'prev', prev)
+end
+-- Every key is made by a window's first request, which sets that TTL; on the server's clock the
+-- later requests of the window would only set it again to the same instant, so they skip it. An
+-- injected clock need not run with the server's: set it each time.
+if not same_window or not servers_clock then
+  redis.call('PEXPIRE', KEYS[1], expire_after)
+end
+return string.format('1 %d 0 %d', math.floor(limit - estimate - cost), expire_after)

@@ -7,7 +7,8 @@
 -- ARGV[1]  now in ms, or -1 to read the server's clock (TIME)
 -- ARGV[2]  capacity   ARGV[3]  refill rate in tokens per ms   ARGV[4]  cost
 --
--- Returns {allowed (0/1), remaining (whole tokens left), retry_after_ms, reset_after_ms (until full)}
+-- Returns '<allowed 0/1> <remaining> <retry_after_ms> <reset_after_ms>': one text the client splits;
+-- remaining is the whole tokens left, reset_after the time until the bucket is full
 local now = tonumber(ARGV[1])
 if now < 0 then
   local t = redis.call('TIME')
@@ -24,10 +25,10 @@ tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 
 if tokens < cost then
   -- Denied: nothing is written; the refill is computed from the stored time next call too.
-  return {0, math.floor(tokens), math.ceil((cost - tokens) / rate), math.ceil((capacity - tokens) / rate)}
+  return string.format('0 %d %d %d', math.floor(tokens), math.ceil((cost - tokens) / rate), math.ceil((capacity - tokens) / rate))
 end
 tokens = tokens - cost
 local full_after = math.ceil((capacity - tokens) / rate)
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.max(1, full_after))   -- a full bucket needs no key at all
-return {1, math.floor(tokens), 0, full_after}
+return string.format('1 %d 0 %d', math.floor(tokens), full_after)
