@@ -5,9 +5,12 @@ service needs: TTL jitter, negative caching, stampede protection (a single-fligh
 fill token and XFetch early refresh), stale-while-revalidate, hit/miss stats, and
 serving from the source when Redis is down.
 
-Entries are hashes ``{value: JSON, delta: ms}``; reading one is one round trip
-(``cache_read.lua``), and writing one (``cache_fill.lua``) is refused if the entry
-was invalidated while its value was being computed.
+Entries are hashes ``{value: JSON, delta: ms}``. A hit is one round trip that sends
+the entry's key and the XFetch draw and gets the JSON back (``cache_peek.lua``); only
+when that finds no plain hit does ``cache_read.lua`` decide, with a fresh fill token,
+who computes (so a miss costs one round trip more: it pays the fetch anyway). Writing
+an entry (``cache_fill.lua``) is refused if it was invalidated while its value was
+being computed.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_VALUE_BYTES = 100_000  # the seed's "no objects over 100 KB" rule
+_PEEK = load_script("cache_peek")
 _READ = load_script("cache_read")
 _FILL = load_script("cache_fill")
 _RELEASE = load_script("compare_and_delete")
@@ -161,7 +165,7 @@ class Cache:
         if max_value_bytes is not None:
             validate.whole(max_value_bytes, "max_value_bytes")
         self.r = r
-        self.namespace = keys.validate_namespace(namespace)
+        self.namespace = namespace
         self.ttl = validate.seconds(ttl, "ttl")
         self.negative_ttl = validate.optional_seconds(negative_ttl, "negative_ttl")
         self.stale_ttl = validate.seconds(stale_ttl, "stale_ttl", zero=True)
@@ -178,28 +182,73 @@ class Cache:
         self._stats_lock = threading.Lock()
 
     # -- keys ---------------------------------------------------------------------------
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @namespace.setter
+    def namespace(self, namespace: str) -> None:
+        self._namespace = keys.validate_namespace(namespace)
+        self._kind = f"cache:{namespace}"  # built once, not at every read
+
     def key_for(self, key: str) -> str:
         """The Redis key of ``key``'s entry (its fill token shares the same hash tag)."""
-        return keys.key(self.r, f"cache:{self.namespace}", key)
+        return keys.key(self.r, self._kind, key)
 
     def redis_keys(self, key: str) -> list[str]:
         """Every Redis key an entry uses (the entry, its fill token): one hash tag, one slot."""
-        return [self.key_for(key), keys.key(self.r, f"cache:{self.namespace}", key, "fill")]
+        return [self.key_for(key), self._token_key(key)]
+
+    def _token_key(self, key: str) -> str:
+        return keys.key(self.r, self._kind, key, "fill")
 
     # -- the public operations ----------------------------------------------------------
     def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
-        ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
-        validate.function(fetcher, "fetcher", "nothing (it returns the value)")
-        fill_keys = self.redis_keys(key)
+        return self._get_or_set(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
+
+    def _get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None) -> T:
+        # The hit path: one script that sends the entry and the XFetch draw and answers the value,
+        # or nothing. No token, no lock but the stats', no second key: hits are most calls.
+        if not callable(fetcher):
+            validate.function(fetcher, "fetcher", "nothing (it returns the value)")
+        entry = keys.key(self.r, self._kind, key)
+        if self.breaker.is_open():
+            self._count("bypassed")
+            return self._from_source(fetcher)
+        factor, stale_ttl = self._draw(), self.stale_ttl
+        try:
+            text = _PEEK(self.r, (entry,), _peek_args(factor, stale_ttl) if factor or stale_ttl else ())
+        except UNAVAILABLE_ERRORS as error:
+            self._count("redis_errors")
+            self.breaker.trip(error, f"serving {key!r} from the source")
+            return self._from_source(fetcher)
+        except FULL_ERRORS as error:  # a read writes nothing, but a server may refuse any script when full
+            self._count("redis_errors")
+            self._warn_full(error)
+            return self._from_source(fetcher)
+        if text is not None:
+            with self._stats_lock:
+                self.stats.hits += 1
+            return json.loads(text)
+        return self._settle(key, entry, fetcher, self.ttl if ttl is None else ttl, factor)
+
+    def _settle(self, key: str, entry: str, fetcher: Callable[[], T], ttl: float, factor: float | None) -> T:
+        """Not a plain hit: decide atomically who computes (cache_read.lua), then fill, serve or wait.
+
+        ``factor`` is the draw the peek used, so one read is one draw whichever script answers it.
+        """
+        fill_keys = [entry, self._token_key(key)]
         deadline = time.monotonic() + self.wait_timeout
         delay, waited = 0.005, False
         while True:
-            if self.breaker.is_open():
-                self._count("bypassed")
-                return self._from_source(fetcher)
+            if factor is None:  # every later round is a read of its own
+                if self.breaker.is_open():
+                    self._count("bypassed")
+                    return self._from_source(fetcher)
+                factor = self._draw()
             try:
-                value, fresh_ms, token = self._read(fill_keys)
+                value, fresh_ms, token = self._read(fill_keys, factor)
             except UNAVAILABLE_ERRORS as error:
                 self._count("redis_errors")
                 self.breaker.trip(error, f"serving {key!r} from the source")
@@ -208,6 +257,7 @@ class Cache:
                 self._count("redis_errors")
                 self._warn_full(error)
                 return self._from_source(fetcher)
+            factor = None
             if value is not None and token is None:
                 self._count("hits")
                 if fresh_ms <= 0:
@@ -313,8 +363,12 @@ class Cache:
         return decorate
 
     # -- the steps ------------------------------------------------------------------------
-    def _read(self, fill_keys: list[str]) -> tuple[str | None, int, str | None]:
-        factor = self.beta * -math.log(1.0 - self.rng.random()) if self.beta else 0
+    def _draw(self) -> float:
+        """XFetch's factor for one read, beta * -ln(u): the rng is drawn only when early refresh is on."""
+        beta = self.beta
+        return beta * -math.log(1.0 - self.rng.random()) if beta else 0  # 0, not 0.0: sent as "0", as before
+
+    def _read(self, fill_keys: list[str], factor: float) -> tuple[str | None, int, str | None]:
         value, fresh_ms, token, _new = _READ(
             self.r,
             fill_keys,
@@ -383,19 +437,56 @@ class Cache:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
 
+def _peek_args(factor: float, stale_ttl: float) -> tuple[str, ...]:
+    """cache_peek.lua's arguments (none at all without XFetch or a stale grace: see the caller).
+
+    The factor goes in millionths, a whole number: ``str(int)`` costs half a ``repr(float)``.
+    """
+    micro = str(int(factor * 1_000_000))
+    return (micro, str(int(stale_ttl * 1000))) if stale_ttl else (micro,)
+
+
 def get_or_set(r: Any, key: str, fetcher: Callable[[], T], ttl_seconds: float = 3600) -> T:
     """The seed's getOrSet, done right.
 
     JSON values (None and falsy values are cached too, so the fetcher runs once); the
     TTL is written with the value in one step; a hit is one round trip; a value
     invalidated while it was being fetched is not written back; if Redis is down the
-    fetcher's value is returned instead of an error.
+    fetcher's value is returned instead of an error (and, for ``breaker_seconds``, without
+    trying Redis again: one timeout per outage, not one per call).
     """
-    return Cache(r, ttl=validate.seconds(ttl_seconds, "ttl_seconds"), jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0).get_or_set(
-        key, fetcher
-    )
+    ttl = _seconds(ttl_seconds, "ttl_seconds")
+    return _seed_cache(r)._get_or_set(key, fetcher, ttl)
 
 
 def invalidate(r: Any, key: str) -> bool:
     """Delete an entry written by ``get_or_set``; True if there was one."""
-    return Cache(r).invalidate(key)
+    return _seed_cache(r).invalidate(key)
+
+
+_SEED_CACHE = "_workbook_seed_cache"
+
+
+def _seed_cache(r: Any) -> Cache:
+    """The one Cache ``get_or_set`` and ``invalidate`` use for client ``r``, made at its first call.
+
+    Made per call it cost more than the hit itself (a seeded rng, a breaker, a lock, the
+    option checks). It lives on the client, as its namespace does, so it goes when the client
+    goes (a cycle the garbage collector frees), and each client has its own breaker. Its keys
+    follow the client's namespace at every call.
+    """
+    cache = getattr(r, _SEED_CACHE, None)
+    if cache is None:
+        cache = Cache(r, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0)
+        try:
+            setattr(r, _SEED_CACHE, cache)
+        except AttributeError:  # a client that takes no attributes: a Cache per call, as before
+            pass
+    return cache
+
+
+def _seconds(value: Any, name: str) -> float:
+    """``validate.seconds(value, name)``, with the common case (a plain number in range) checked first."""
+    if type(value) in (int, float) and validate.MILLISECOND <= value <= validate.MAX_SECONDS:
+        return value
+    return validate.seconds(value, name)

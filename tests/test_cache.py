@@ -595,3 +595,235 @@ def test_an_argument_too_big_for_a_key_is_not_serializable(r):
     cache = Cache(r, "t")
     with pytest.raises(NotSerializable, match="cache key"):
         cache.cached(name="big")(lambda n: n)(10**5000)
+
+
+# -- the hit path: one script, one value, no token (cache_peek.lua) ------------------------------------
+#
+# A hit sends the entry and the XFetch draw to cache_peek.lua and gets the JSON text back; anything
+# else gets nothing, and only then does cache_read.lua decide, atomically and with a fresh token, who
+# computes. Each test below proves that a guarantee the one-script read gave still holds.
+
+
+class Scripted(random.Random):
+    """An rng that answers the given draws in turn (then 0.5), counting them."""
+
+    def __init__(self, *draws: float):
+        super().__init__(0)
+        self.draws, self.taken = list(draws), 0
+
+    def random(self):
+        self.taken += 1
+        return self.draws.pop(0) if self.draws else 0.5
+
+
+def _entry(r, cache, key, value, *, delta_ms, ttl_ms):
+    """An entry as cache_fill.lua writes it, with a chosen delta and TTL (no fill token)."""
+    entry = cache.key_for(key)
+    r.hset(entry, mapping={"value": json.dumps(value), "delta": delta_ms})
+    if ttl_ms is not None:
+        r.pexpire(entry, ttl_ms)
+    return entry
+
+
+def test_an_invalidation_at_any_point_of_a_hit_still_refuses_the_refresh_in_flight(r):
+    """A hit sends no fill token. While one caller refreshes an entry (XFetch), another reads it and
+    a writer invalidates it before or after any round trip of that read: the refresher's old value
+    is never written back, whatever the reader did meanwhile."""
+    from helpers import before_round_trip, round_trips_of
+
+    reader = Cache(r, "t", jitter=0, early_refresh_beta=0)  # plain hits
+    refresher = Cache(r, "t", jitter=0, rng=AlwaysEarly())  # refreshes early, whatever is left
+    database = {"price": 10}
+    _entry(r, reader, "item", {"price": 10}, delta_ms=100_000, ttl_ms=60_000)
+    reader.get_or_set("item", lambda: dict(database))  # scripts loaded: a hit is its round trips alone
+    points = round_trips_of(r, lambda: reader.get_or_set("item", lambda: dict(database))) + 1
+    assert points == 2
+    for point in range(1, points + 1):
+        r.delete(*reader.redis_keys("item"))
+        database["price"] = 10
+        _entry(r, reader, "item", {"price": 10}, delta_ms=100_000, ttl_ms=60_000)
+        fetched, release, refused = threading.Event(), threading.Event(), refresher.stats.fills_refused
+
+        def slow_fetch():
+            old = dict(database)  # reads the OLD price ...
+            fetched.set()
+            release.wait(10)  # ... and is slow to return it
+            return old
+
+        filler = threading.Thread(target=refresher.get_or_set, args=("item", slow_fetch))
+        filler.start()
+        assert fetched.wait(10)
+        written = []
+
+        def writer():
+            database["price"] = 12  # the database changes ...
+            reader.invalidate("item")  # ... and the cache entry is invalidated
+            written.append(True)
+
+        with before_round_trip(point, writer):
+            seen = reader.get_or_set("item", lambda: dict(database))
+        if not written:  # the point after the read's last round trip
+            writer()
+        release.set()
+        filler.join(10)
+        assert seen in ({"price": 10}, {"price": 12})
+        assert refresher.stats.fills_refused == refused + 1, f"the old value was written back (point {point})"
+        cached = r.hget(reader.key_for("item"), "value")
+        assert cached is None or json.loads(cached) == {"price": 12}, f"the old price is cached (point {point})"
+        assert reader.get_or_set("item", lambda: dict(database)) == {"price": 12}
+
+
+def test_a_fill_landing_between_a_miss_and_its_claim_is_used_not_fetched_again(r):
+    """A miss is two reads now: the peek, then cache_read.lua's claim. Another caller's whole fill
+    landing before either of them leaves this caller nothing to fetch: the origin runs once."""
+    from helpers import before_round_trip
+
+    cache = Cache(r, "t", early_refresh_beta=0)
+    cache.get_or_set("warm", Origin(1))  # scripts loaded
+    cache.invalidate("warm")
+    fetched_at = []
+
+    def recording_origin():
+        fetched_at.append(counted[0])
+        return "v"
+
+    with before_round_trip(10**6, lambda: None) as counted:
+        cache.get_or_set("warm", recording_origin)
+    assert fetched_at == [2]  # the peek and the claim come before the fetch
+    for point in (1, 2):
+        cache.invalidate("k")
+        mine, theirs = Origin("v"), Origin("v")
+        with before_round_trip(point, lambda: cache.get_or_set("k", theirs)):
+            assert cache.get_or_set("k", mine) == "v"
+        assert (mine.calls, theirs.calls) == (0, 1), f"another caller's fill before round trip {point}"
+
+
+def test_one_read_is_one_draw_and_the_claim_decides_with_the_peeks_draw(r):
+    """XFetch draws once per read, as before the split (seeded notebooks print the same numbers):
+    the claim that follows a peek reuses its draw, so both scripts decide the same read alike."""
+    cache = Cache(r, "t", jitter=0, rng=Scripted(0.999999, 0.0))  # "refresh now", then "never"
+    _entry(r, cache, "k", "old", delta_ms=10_000, ttl_ms=60_000)  # 60 s left < 10 s * 13.8: refresh
+    assert cache.get_or_set("k", Origin("new")) == "new"  # decided by the first draw, in both scripts
+    assert cache.stats.early_refreshes == 1
+    assert cache.rng.taken == 2  # the read's draw and the TTL's (jitter draws even when it is 0)
+    cache.rng.taken = 0
+    assert cache.get_or_set("k", Origin("unused")) == "new"
+    assert cache.rng.taken == 1  # a plain hit: one draw
+
+
+def test_hit_counts_are_exact_however_many_threads_hit_at_once(r):
+    import sys
+
+    cache = Cache(r, "t")
+    cache.get_or_set("k", Origin(1))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        run_together(8, lambda: [cache.get_or_set("k", Origin(2)) for _ in range(150)])
+    finally:
+        sys.setswitchinterval(interval)
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.origin_calls) == (1200, 1, 1)
+
+
+def test_a_hit_sends_the_entry_and_the_draw_and_a_miss_costs_one_round_trip_more(r):
+    from patterns import cache as cache_module
+
+    cache = Cache(r, "t")
+    cache.get_or_set("warm", Origin(1))  # scripts loaded
+    with trace(r) as miss:
+        cache.get_or_set("k", Origin("v"))
+    with trace(r) as hit:
+        cache.get_or_set("k", Origin("v"))
+    assert (miss.names, miss.round_trips) == (["EVALSHA"] * 3, 3)  # peek, claim, fill
+    assert [c.args[1] for c in miss.commands] == [cache_module._PEEK.sha, cache_module._READ.sha,
+                                                  cache_module._FILL.sha]
+    (command,) = hit.commands
+    sha, numkeys, entry, factor = command.args[1:]  # one key, one argument: no token, no options
+    assert (sha, numkeys, entry) == (cache_module._PEEK.sha, "1", cache.key_for("k"))
+    assert int(factor) >= 0
+    with trace(r) as seed_hit:
+        get_or_set(r, "k2", Origin("v"), 60)
+        get_or_set(r, "k2", Origin("v"), 60)
+    assert seed_hit.commands[-1].args[2:] == ("1", Cache(r).key_for("k2"))  # no XFetch: no argument at all
+
+
+@pytest.mark.parametrize("ttl_ms", [None, 60_000])
+@pytest.mark.parametrize("delta_ms", [0, 1_000])
+@pytest.mark.parametrize("factor", [0.0, 5.0, 100.0])
+@pytest.mark.parametrize("stale_ms", [0, 30_000, 70_000])
+def test_the_hit_script_calls_a_hit_exactly_what_the_read_script_calls_one(r, ttl_ms, delta_ms, factor, stale_ms):
+    """cache_peek.lua answers a value exactly when cache_read.lua would serve it as a plain hit
+    (no TTL, stale, due for an early refresh, missing: neither), so splitting the read changes no
+    decision. The freshness left and delta * factor are seconds apart in every case."""
+    from patterns import cache as cache_module
+
+    cache = Cache(r, "t", stale_ttl=stale_ms / 1000 or 0)
+    for present in (True, False):
+        r.delete(*cache.redis_keys("k"))
+        if present:
+            _entry(r, cache, "k", "v", delta_ms=delta_ms, ttl_ms=ttl_ms)
+        peeked = cache_module._PEEK(r, [cache.key_for("k")], cache_module._peek_args(factor, stale_ms / 1000))
+        value, _fresh, token, _new = cache_module._READ(r, cache.redis_keys("k"),
+                                                        ["token", 10_000, stale_ms, repr(factor), 1])
+        read_says_hit = value is not None and token is None  # nobody held a token: a plain hit
+        assert (peeked is not None) == read_says_hit
+        assert peeked is None or peeked == value == '"v"'
+
+
+def test_get_or_set_makes_one_cache_per_client_and_lets_it_go_with_the_client(monkeypatch):
+    import gc
+    import weakref
+
+    from patterns import cache as cache_module
+
+    made = []
+    init = cache_module.Cache.__init__
+    monkeypatch.setattr(cache_module.Cache, "__init__", lambda self, *a, **k: made.append(1) or init(self, *a, **k))
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    origin = Origin("v")
+    for _ in range(5):
+        assert get_or_set(client, "k", origin, 60) == "v"
+    assert invalidate(client, "k") is True
+    assert get_or_set(client, "k", origin, 60) == "v"
+    assert (len(made), origin.calls) == (1, 2)
+    other = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    get_or_set(other, "k", origin, 60)
+    assert len(made) == 2  # a client of its own, a cache of its own
+    gone = weakref.ref(client)
+    del client
+    gc.collect()
+    assert gone() is None  # the cache kept on the client does not keep the client alive
+
+
+def test_get_or_set_keys_follow_the_clients_namespace_at_every_call(r):
+    get_or_set(r, "menu", Origin("soup"), 60)
+    keys.set_namespace(r, "alice")
+    get_or_set(r, "today", Origin("soup"), 60)
+    assert r.exists("alice:cache:default:{today}") == 1
+
+
+def test_get_or_set_keeps_the_seeds_options_none_for_its_ttl_and_no_waiting(r):
+    origin = Origin(None)
+    assert get_or_set(r, "missing", origin, 600) is None
+    assert 599_000 < r.pttl(Cache(r).key_for("missing")) <= 600_000  # no shorter negative TTL, no jitter
+    r.set(keys.key(r, "cache:default", "held", "fill"), "a crashed filler's token", px=30_000)
+    started = time.monotonic()
+    assert get_or_set(r, "held", Origin("v"), 60) == "v"  # no single flight: it does not wait
+    assert time.monotonic() - started < 1
+    assert get_or_set(r, "held", Origin("other"), 60) == "v"
+
+
+def test_get_or_set_skips_redis_for_a_while_after_it_failed_on_that_client(caplog):
+    """The breaker of get_or_set's cache lives with the client, as a Cache's does: an outage costs
+    one failed call per breaker period, not one per request (made per call, each call tried again)."""
+    from patterns import cache as cache_module
+
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    server.connected = False
+    origin = Origin("from the database")
+    with caplog.at_level(logging.WARNING, logger="patterns.cache"):
+        assert [get_or_set(client, "k", origin, 60) for _ in range(3)] == ["from the database"] * 3
+    stats = cache_module._seed_cache(client).stats
+    assert (stats.redis_errors, stats.bypassed, origin.calls) == (1, 2, 3)
+    assert caplog.text.count("Redis unavailable") == 1

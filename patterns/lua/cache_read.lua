@@ -2,7 +2,9 @@
 --
 -- Reading and claiming the right to fill happen in one step, so two callers can never
 -- both believe they are the only one filling, and an invalidation that lands between a
--- caller's miss and its write is always noticed (see cache_fill.lua).
+-- caller's miss and its write is always noticed (see cache_fill.lua). The client calls it
+-- when cache_peek.lua found no plain hit; it decides afresh (the entry may have been filled
+-- or invalidated since), and answers a plain hit too.
 --
 -- KEYS[1]  the entry: a hash {value = JSON text, delta = ms the last computation took}
 -- KEYS[2]  the fill token: whoever presents it may write the entry
