@@ -29,19 +29,38 @@ T = TypeVar("T")
 _ACQUIRE = load_script("lock_acquire")
 _EXTEND = load_script("lock_extend")
 _RELEASE = load_script("compare_and_delete")
-FENCE_TTL_MS = 30 * 86400 * 1000  # the fencing counter outlives any lease by far
+# How long the fencing counter lives: it outlives any lease by far. lock_acquire.lua holds the same
+# number as a constant (one argument fewer on every acquisition); a test checks the counter's TTL.
+FENCE_TTL_MS = 30 * 86400 * 1000
 
 
 def _check_name(r: Any, name: str) -> list[str]:
     return [keys.key(r, "lock", name), keys.key(r, "lock", name, "fence")]
 
 
+# The durations a Lock takes are checked on every construction, and with_lock makes a Lock per call,
+# as a web handler does. The usual value (a plain int or float in range) is decided by two
+# comparisons; anything else (a bool, a str, NaN, an int subclass, out of range) goes through the
+# full check in validate, which refuses it with its message, or accepts it exactly as before.
+_SHORTEST = validate.MILLISECOND
+_LONGEST = validate.MAX_SECONDS
+
+
+def _seconds(value: Any, name: str) -> float:
+    """``validate.seconds(value, name)``, quickly for the values it accepts."""
+    if (type(value) is float or type(value) is int) and _SHORTEST <= value <= _LONGEST:
+        return float(value)
+    return validate.seconds(value, name)
+
+
 def _check_lease(ttl: Any) -> float:
-    return validate.seconds(ttl, "ttl")
+    return _seconds(ttl, "ttl")
 
 
 def _check_wait(timeout: Any) -> float:
     # Finite: a lock wait is always bounded (0 means "try once").
+    if (type(timeout) is float or type(timeout) is int) and (timeout == 0 or _SHORTEST <= timeout <= _LONGEST):
+        return float(timeout)
     return validate.seconds(timeout, "timeout", zero=True)
 
 
@@ -60,8 +79,8 @@ class Lock:
         self.key, self.fence_key = _check_name(r, name)
         self.ttl = _check_lease(ttl)
         self.timeout = _check_wait(timeout)
-        self.backoff = validate.seconds(backoff, "backoff")
-        self.max_backoff = validate.seconds(max_backoff, "max_backoff")
+        self.backoff = _seconds(backoff, "backoff")
+        self.max_backoff = _seconds(max_backoff, "max_backoff")
         if self.max_backoff < self.backoff:
             raise ValueError(f"max_backoff ({max_backoff} s) must be at least backoff ({backoff} s)")
         self.token: str | None = None
@@ -77,7 +96,7 @@ class Lock:
         while True:
             self.attempts += 1
             try:
-                fence = _ACQUIRE(self.r, [self.key, self.fence_key], [token, int(self.ttl * 1000), FENCE_TTL_MS])
+                fence = _ACQUIRE(self.r, [self.key, self.fence_key], [token, int(self.ttl * 1000)])
             except ReplyLost as error:
                 raise LockUnavailable(
                     f"lost Redis's answer while taking lock {self.name!r} ({error}): it may have been granted, "

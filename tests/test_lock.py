@@ -7,9 +7,11 @@ import time
 
 import fakeredis
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import patterns
-from patterns import keys
+from patterns import keys, validate
 from patterns.errors import LockLost, LockNotAcquired
 from patterns.lock import Lock, Redlock, with_lock
 from patterns.sandbox import LocalServer, redis_server_binary
@@ -288,11 +290,11 @@ def test_an_acquire_sent_again_after_a_lost_reply_is_granted_with_the_same_fenci
     from patterns import lock as lock_module
 
     lock = Lock(r, "job", ttl=5)
-    arguments = ["my-token", 5000, lock_module.FENCE_TTL_MS]
+    arguments = ["my-token", 5000]
     first = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], arguments)
     again = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], arguments)
     assert first is not None and again == first
-    assert lock_module._ACQUIRE(r, [lock.key, lock.fence_key], ["someone-else", 5000, 1000]) is None
+    assert lock_module._ACQUIRE(r, [lock.key, lock.fence_key], ["someone-else", 5000]) is None
 
 
 # -- hardening, second review -------------------------------------------------------------------------
@@ -327,7 +329,7 @@ def test_fencing_tokens_stay_ahead_after_the_counter_is_lost_even_when_taken_tho
         pass
     pipe = real.pipeline(transaction=False)
     for i in range(5000):  # as fast as the server can: thousands of acquisitions per millisecond's worth
-        lock_module._ACQUIRE(pipe, [lock.key, lock.fence_key], [f"t{i}", 5000, lock_module.FENCE_TTL_MS])
+        lock_module._ACQUIRE(pipe, [lock.key, lock.fence_key], [f"t{i}", 5000])
         pipe.delete(lock.key)
     last = max(int(x) for x in pipe.execute()[::2] if x is not None)
     real.delete(lock.fence_key)  # the counter is lost: a restart without persistence, a failover
@@ -342,3 +344,99 @@ def test_quick_clients_share_one_pool_per_millisecond_of_timeout(real, redis_ser
     for ttl in [0.5 + i / 1000 for i in range(300)]:
         connection.with_timeout(real, ttl / 10)
     assert len(connection._quick_pools[real.connection_pool]) - before <= 31
+
+
+# -- the cheaper acquisition, and what proves it gave up nothing ---------------------------------------
+# lock_acquire.lua takes the fence TTL as a constant instead of an argument, writes the counter and reads
+# its previous value in one SET ... GET, and answers one integer; Lock checks its durations on a quick path.
+
+
+def test_the_fencing_counter_lives_the_documented_thirty_days(r):
+    # The TTL is a constant inside the script now, no longer an argument the client sends: it must still be
+    # FENCE_TTL_MS, set on every acquisition (a counter in use never expires).
+    from patterns import lock as lock_module
+
+    with Lock(r, "job", ttl=5) as lock:
+        pass
+    r.pexpire(lock.fence_key, 60_000)  # as if the counter were about to expire
+    with lock:
+        pass
+    assert lock_module.FENCE_TTL_MS - 60_000 < r.pttl(lock.fence_key) <= lock_module.FENCE_TTL_MS
+
+
+def test_a_counter_ahead_of_the_servers_clock_still_hands_out_one_more_exactly(r):
+    # The one SET ... GET writes the clock's value first; when the counter was already ahead of the clock (a
+    # clock stepped back after it was written), the answer must be previous + 1, stored, with its TTL, and exact
+    # to the unit although it is a 17-digit number of microseconds.
+    lock = Lock(r, "job", ttl=5)
+    seconds, micros = r.time()
+    ahead = (int(seconds) + 36_000) * 1_000_000 + int(micros) + 1  # ten hours ahead, and odd: no rounding hides
+    r.set(lock.fence_key, ahead, px=60_000)
+    with lock:
+        assert lock.fencing_token == ahead + 1
+    assert int(r.get(lock.fence_key)) == ahead + 1 and r.pttl(lock.fence_key) > 60_000
+
+
+def test_fencing_tokens_stay_ahead_when_the_counter_is_rolled_back(r):
+    # A restore from an older snapshot, or a failover to a replica that lagged, gives the counter an older value.
+    # The next token must still be above every token handed out since: why the script reads the server's clock
+    # on every acquisition instead of counting with a cheaper INCR.
+    with Lock(r, "job", ttl=5) as lock:
+        pass
+    older = r.get(lock.fence_key)
+    handed_out = []
+    for _ in range(5):
+        with lock:
+            handed_out.append(lock.fencing_token)
+    r.set(lock.fence_key, older, px=60_000)
+    with lock:
+        assert lock.fencing_token > max(handed_out)
+
+
+def test_the_acquire_script_answers_the_fencing_token_as_one_integer(r):
+    from patterns import lock as lock_module
+
+    lock = Lock(r, "job", ttl=5)
+    reply = lock_module._ACQUIRE(r, [lock.key, lock.fence_key], ["my-token", 5000])
+    assert type(reply) is int and reply == int(r.get(lock.fence_key))
+    assert r.pttl(lock.key) > 4000 and r.get(lock.key) == "my-token"
+
+
+class _Seconds(float):
+    """A float subclass (numpy's float64 is one): must be checked as validate checks it."""
+
+
+class _Whole(int):
+    """An int subclass (an IntEnum member is one)."""
+
+
+_DURATIONS = st.one_of(
+    st.floats(),  # NaN, infinities, negatives, zero, below 1 ms, past a century
+    st.integers(min_value=-10**20, max_value=10**20),
+    st.booleans(),
+    st.sampled_from([0, 0.0, -0.0, 0.001, 0.000999999, 1, validate.MAX_SECONDS, validate.MAX_SECONDS + 1,
+                     int(validate.MAX_SECONDS) + 1, "1", b"1", None, [1], _Seconds(5.0), _Seconds(0.0001),
+                     _Whole(5), _Whole(0)]),
+)
+
+
+def _outcome(check, value):
+    try:
+        result = check(value)
+    except (TypeError, ValueError) as error:
+        return ("refused", type(error), str(error))
+    return ("accepted", type(result), result)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_DURATIONS)
+def test_the_quick_duration_checks_accept_and_refuse_exactly_what_validate_does(value):
+    from patterns import lock as lock_module
+
+    pairs = [
+        (lock_module._check_lease, lambda v: validate.seconds(v, "ttl")),
+        (lambda v: lock_module._seconds(v, "backoff"), lambda v: validate.seconds(v, "backoff")),
+        (lock_module._check_wait, lambda v: validate.seconds(v, "timeout", zero=True)),
+    ]
+    for quick, full in pairs:
+        assert _outcome(quick, value) == _outcome(full, value), value
