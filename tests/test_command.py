@@ -60,7 +60,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_and_the_script_ru
 
 
 @pytest.mark.parametrize(("failures", "sent"), [(connection.RETRIES, True), (connection.RETRIES + 1, False)])
-def test_a_script_that_could_not_be_sent_is_tried_again_up_to_the_retries(real, monkeypatch, failures, sent):
+def test_a_script_that_could_not_be_sent_is_tried_again_up_to_the_retries(redis_server, monkeypatch, failures, sent):
+    monkeypatch.setattr(connection, "_pools", {})  # a pool made as connect() makes it, whatever ran before
+    real = patterns.connect(redis_server.url)
+    real.flushall()
     COUNT(real, ["n"])
     tries = []
     connection_class = real.connection_pool.connection_class
