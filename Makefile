@@ -28,7 +28,7 @@ notebooks: $(STAMP)
 ## bench: the patterns against the libraries users would pick instead, on a throwaway server
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	for b in benchmarks/[!_]*.py; do $(PY) $$b || exit 1; done
+	$(PY) benchmarks/_run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
