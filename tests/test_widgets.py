@@ -1,6 +1,10 @@
 """Widgets behave as their notebooks say, driven from code (the browser test clicks them for real)."""
 from __future__ import annotations
 
+import threading
+import time
+import types
+
 import fakeredis
 import pytest
 import redis
@@ -224,3 +228,23 @@ def test_lock_timeline_draws_the_wait_of_a_worker_that_never_gets_the_lock(fake,
     assert all(kind == "waiting" and start < 0.05 and end >= 0.5 for _, kind, start, end in timeline.spans)
     assert _rows_drawn(timeline, monkeypatch) == {1: 1, 2: 1}
     assert "critical sections 0" in timeline.summary.value
+
+
+def test_lock_timeline_tries_once_when_under_a_millisecond_is_left(fake, monkeypatch):
+    # On a loaded machine a worker reached Lock(...) with 0 < time left < 1 ms: Lock refused the timeout
+    # with a ValueError, the thread died and its traceback landed in 06's committed output as stderr.
+    # Each thread's clock steps 0.4 ms per reading, so every worker is 0.2 ms from the end when it asks.
+    clocks = threading.local()
+
+    def monotonic() -> float:
+        clocks.now = getattr(clocks, "now", -0.0004) + 0.0004
+        return clocks.now
+
+    monkeypatch.setattr(lock_widget, "time", types.SimpleNamespace(monotonic=monotonic, sleep=time.sleep))
+    timeline = LockTimeline(fake, workers=2, ttl=0.5)
+    assert Lock(fake, timeline.name, ttl=5).acquire()  # held by someone else: the single try fails
+    died: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: died.append(hook.exc_value))
+    timeline.run(0.001)
+    assert died == []
+    assert sorted((number, kind) for number, kind, _, _ in timeline.spans) == [(1, "waiting"), (2, "waiting")]

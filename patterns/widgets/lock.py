@@ -79,7 +79,10 @@ class LockTimeline:
                 # the notebook's lease) a waiter slept through whole critical sections while the
                 # worker that had just released came back within 50 ms and won again: a worker
                 # could wait out all 3 s without a single turn.
-                lock = Lock(self.r, self.name, ttl=ttl, timeout=max(0.0, stop_at - time.monotonic()),
+                # Under 1 ms left is a wait Redis cannot express (Lock refuses it with a ValueError, which
+                # killed this thread on a loaded machine and printed its traceback): try once instead.
+                left = stop_at - time.monotonic()
+                lock = Lock(self.r, self.name, ttl=ttl, timeout=left if left >= 0.001 else 0.0,
                             max_backoff=WAIT_POLL)
                 waited = time.monotonic()
                 if not lock.acquire():
