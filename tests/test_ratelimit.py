@@ -350,6 +350,32 @@ def test_the_running_total_is_renumbered_before_it_loses_precision(r):
     assert limiter.hit("x", cost=10**12 - 13).allowed and not limiter.hit("x").allowed
 
 
+
+def test_a_log_that_emptied_counts_its_running_total_from_zero_again(r):
+    # The running total carried on from a log whose entries had all left: after 4,504 windows of a
+    # full 10^12 limit it reached 2^52 and the renumbering ran on a log with nothing to renumber.
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 10, 10, clock=clock)
+    key = limiter.key_for("client")
+    decisions(limiter, clock, [(0, 5), (10, 3)])  # the first entry is exactly one window old: gone
+    assert r.zrange(key, 0, -1) == ["A3:3:3:0"]
+
+
+def test_a_refused_request_at_the_renumbering_point_writes_nothing_and_keeps_the_ttl(r):
+    # The renumbering DELeted and re-added the log before the decision: a refused request then left
+    # a log with no TTL at all (pttl -1), kept forever.
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 10**12, 60, clock=clock)
+    key = limiter.key_for("x")
+    total = str(2**52 - 1)  # the whole limit admitted at this instant, the total one short of 2^52
+    r.zadd(key, {f"{chr(64 + len(total))}{total}:{10**12}:{10**12}:0": clock.now * 1_000_000})
+    r.pexpire(key, 60_000)
+    before = r.zrange(key, 0, -1, withscores=True)
+    clock.now += 30
+    assert not limiter.hit("x").allowed
+    assert r.zrange(key, 0, -1, withscores=True) == before
+    assert 0 < r.pttl(key) <= 60_000
+
 # -- what the fast paths trade, proven kept ---------------------------------------------------------------
 
 

@@ -76,6 +76,19 @@ local function fold(newest)
   return {member, at}
 end
 
+-- After 2^52 units without the log ever emptying: count again from the window's first entry,
+-- taking BEFORE off every total (the other fields do not depend on the totals and stay as they
+-- are). Only an admitted request calls it, right before its ZADD and the PEXPIRE that restores
+-- the TTL the DEL took.
+local function renumber(before)
+  local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  redis.call('DEL', KEYS[1])
+  for i = 1, #entries, 2 do
+    local total, weight, used, age = parse(entries[i])
+    redis.call('ZADD', KEYS[1], entries[i + 1], entry(total - before, weight, used, age))
+  end
+end
+
 -- top: the running total so far; used: the units inside the window; first_at: the time of the
 -- window's first entry (an entry exactly WINDOW old has left). An empty log: the new entry will
 -- be the first.
@@ -100,33 +113,24 @@ if newest[1] then
     stale = true
     local first = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', now - window), '+inf',
                              'WITHSCORES', 'LIMIT', 0, 1)
-    used, first_at = 0, now            -- every entry has left ...
-    if first[1] then                   -- ... unless one is still inside
+    if first[1] then                   -- one is still inside: the units from it on
       local first_total
       first_total, first_cost = parse(first[1])
       used, first_at = top - first_total + first_cost, tonumber(first[2])
+    else                               -- every entry has left: the log starts again, totals from 0
+      top, used, first_at = 0, 0, now
     end
   end
 end
 
-if top + cost >= RENUMBER_AT then
-  -- After 2^52 units without the log ever emptying: count again from the window's first entry
-  -- (the other fields do not depend on the totals and stay as they are).
-  local before = top - used
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-  redis.call('DEL', KEYS[1])
-  for i = 1, #entries, 2 do
-    local total, weight, then_used, age = parse(entries[i])
-    redis.call('ZADD', KEYS[1], entries[i + 1], entry(total - before, weight, then_used, age))
+if used + cost <= limit then   -- admitted
+  if stale then                 -- forget the entries that have left the window
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
   end
-  top, stale = used, false
-end
-
-if stale and used + cost <= limit then   -- admitted: forget the entries that have left the window
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-end
-if used + cost <= limit then
+  if top + cost >= RENUMBER_AT then
+    renumber(top - used)
+    top = used
+  end
   redis.call('ZADD', KEYS[1], now, entry(top + cost, cost, used + cost, now - first_at))
   redis.call('PEXPIRE', KEYS[1], ms(window))   -- the log disappears once all of it is stale
   return string.format('1 %d 0 %d', limit - used - cost, ms(window))
