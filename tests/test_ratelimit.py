@@ -326,6 +326,27 @@ def test_a_clock_that_steps_back_never_lets_more_than_the_limit_through(r):
     assert len(set(r.zrange(on_time.key_for("x"), 0, -1))) == r.zcard(on_time.key_for("x")) == 2
 
 
+def test_after_the_clock_steps_back_a_client_that_waits_as_told_is_admitted(r):
+    # The script records no request earlier than the newest one, but counted the wait it tells the
+    # caller from that newest time: 4 s too short after a 4 s step back, so the retry was refused.
+    clock = FrozenClock()
+    limiter = SlidingLog(r, 1, 10, clock=clock)
+    assert limiter.hit("x").allowed
+    clock.now -= 4  # this app server's clock steps back 4 s
+    refused = limiter.hit("x")
+    assert refused == Decision(False, 0, 14.0, 14.0)
+    clock.now += refused.retry_after
+    assert limiter.hit("x").allowed
+
+def test_a_token_bucket_never_refills_the_same_seconds_twice_when_a_clock_steps_back(r):
+    # An admission timed by a clock 2 s behind stored that earlier time as the bucket's last
+    # refill: the next caller on time was refilled for those 2 s a second time (2 tokens unearned).
+    ahead, behind = FrozenClock(1005.0), FrozenClock(1003.0)  # two app servers' clocks, 2 s apart
+    on_time, late = TokenBucket(r, 10, 10, clock=ahead), TokenBucket(r, 10, 10, clock=behind)  # 1 token a second
+    assert on_time.hit("x", cost=9).allowed  # 1 token left
+    assert late.hit("x").allowed             # the last one, counted at 1003
+    assert not on_time.hit("x").allowed      # still 1005 on time: nothing has refilled
+
 def test_a_log_written_by_the_older_one_member_per_unit_format_is_folded_not_broken(r):
     limiter = SlidingLog(r, 10, 60)
     key = limiter.key_for("x")
@@ -348,7 +369,6 @@ def test_the_running_total_is_renumbered_before_it_loses_precision(r):
     members = sorted(r.zrange(key, 0, -1))
     assert members == ["A3:3:3:0", "B13:10:13:0"]
     assert limiter.hit("x", cost=10**12 - 13).allowed and not limiter.hit("x").allowed
-
 
 
 def test_a_log_that_emptied_counts_its_running_total_from_zero_again(r):

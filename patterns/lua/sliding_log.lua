@@ -34,6 +34,7 @@ if now < 0 then
   now = t[1] * 1000000 + t[2]    -- its seconds and microseconds
 end
 local limit, window, cost = tonumber(ARGV[2]), math.floor(tonumber(ARGV[3]) * 1000 + 0.5), tonumber(ARGV[4])
+local asked = now   -- the caller's time: every wait it is told counts from it, even if NOW moves on below
 
 local RENUMBER_AT = 2^52   -- running totals stay exact integers in a Lua double below 2^53
 
@@ -133,7 +134,7 @@ if used + cost <= limit then   -- admitted
   end
   redis.call('ZADD', KEYS[1], now, entry(top + cost, cost, used + cost, now - first_at))
   redis.call('PEXPIRE', KEYS[1], ms(window))   -- the log disappears once all of it is stale
-  return string.format('1 %d 0 %d', limit - used - cost, ms(window))
+  return string.format('1 %d 0 %d', limit - used - cost, ms(now + window - asked))
 end
 
 -- Denied: the oldest entries that must leave the window for COST more to fit weigh at least
@@ -156,4 +157,4 @@ if must_leave > (first_cost or 1) then
   end
   leaving_at = tonumber(redis.call('ZRANGE', KEYS[1], low, low, 'WITHSCORES')[2])
 end
-return string.format('0 %d %d %d', limit - used, ms(leaving_at + window - now), ms(newest_at + window - now))
+return string.format('0 %d %d %d', limit - used, ms(leaving_at + window - asked), ms(newest_at + window - asked))

@@ -29,6 +29,9 @@ if tokens < cost then
 end
 tokens = tokens - cost
 local full_after = math.ceil((capacity - tokens) / rate)
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+-- A caller whose clock is behind the stored time (clock skew between app servers) was refilled
+-- for nothing (max above) and must not move the refill time back, or the next caller on time
+-- would be refilled for the same seconds twice.
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', math.max(now, ts))
 redis.call('PEXPIRE', KEYS[1], math.max(1, full_after))   -- a full bucket needs no key at all
 return string.format('1 %d 0 %d', math.floor(tokens), full_after)
