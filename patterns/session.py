@@ -103,7 +103,7 @@ def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None
         raise ValueError("session_id must be 16-128 characters of A-Z, a-z, 0-9, '_' or '-' (see new_session_id())")
     # (data={} stores no fields, so it ends any session of that id: a session is its data)
     ttl_ms = int(validate.seconds(ttl, "ttl") * 1000)
-    _WRITE(r, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", *_encode_fields(data)])
+    _WRITE(r, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", "", *_encode_fields(data)])
 
 
 def get_session(r: Any, session_id: str) -> dict | None:
@@ -165,18 +165,21 @@ class SessionStore:
         return str(self._index(user_id, "epoch", now_ms=now_ms)[1])
 
     def _write(self, session_id: str, user_id: str, data_fields: list[str], epoch: str, now_ms: float,
-               lifetime_ms: float | None = None, measured_since: float | None = None) -> bool:
+               lifetime_ms: float | None = None, measured_since: float | None = None,
+               deadline_cap: str = "") -> bool:
         """Write a store session with ``lifetime_ms`` left (default: the whole absolute lifetime).
 
         ``measured_since``: when (time.monotonic) the lifetime left was asked for; the time
-        since, up to this very send, is taken off it. False when no lifetime is left: nothing
-        is written.
+        since, up to this very send, is taken off it. ``deadline_cap``: the predecessor's
+        deadline (ms, as text), which the new one never passes (the write's own trip to the
+        server cannot be measured here). False when no lifetime is left: nothing is written.
         """
         if lifetime_ms is not None and measured_since is not None:
             lifetime_ms -= (time.monotonic() - measured_since) * 1000
         lifetime = self.absolute_ttl * 1000 if lifetime_ms is None else (lifetime_ms if lifetime_ms > 0 else -1)
         written = _WRITE(self.r, [_session_key(self.r, session_id)],
-                         [now_ms, int(self.idle_ttl * 1000), int(lifetime), epoch, user_id, *data_fields])
+                         [now_ms, int(self.idle_ttl * 1000), int(lifetime), epoch, user_id, deadline_cap,
+                          *data_fields])
         return written is not None
 
     def _add(self, user_id: str, session_id: str, now_ms: float) -> None:
@@ -307,7 +310,7 @@ class SessionStore:
             return None
         pairs = dict(zip(taken[::2], taken[1::2]))
         owner, left, epoch = pairs.pop("__user__", None), pairs.pop("__left__", None), pairs.pop("__epoch__", "")
-        pairs.pop("__absolute__", None)
+        deadline = pairs.pop("__absolute__", "")
         new_owner = owner if user_id is None else user_id
         fields = new_fields if data is not None else [x for pair in pairs.items() for x in pair]
         new_id = new_session_id()
@@ -319,7 +322,8 @@ class SessionStore:
             self._add(new_owner, new_id, now_ms)
             return new_id
         # Never a millisecond more than it had: the time since the take was sent is taken off.
-        if not self._write(new_id, new_owner, fields, epoch, now_ms, lifetime_ms=float(left), measured_since=sent):
+        if not self._write(new_id, new_owner, fields, epoch, now_ms, lifetime_ms=float(left), measured_since=sent,
+                           deadline_cap=deadline):
             self._index(owner, "remove", now_ms=now_ms, ids=[session_id])  # its lifetime was over
             return None
         if not self._index(owner, "rotate", now_ms=now_ms, add=new_id, rotated=session_id, epoch=epoch)[0]:

@@ -17,7 +17,12 @@
 --          its predecessor had left: rotation never extends a session)
 -- ARGV[4]  the epoch the session is made in (its user's log-outs-everywhere count; '' for none)
 -- ARGV[5]  the owner ('' for a plain session)
--- ARGV[6..] field, value, field, value, ...
+-- ARGV[6]  for a rotation, the predecessor's deadline in ms ('' for none): never end later. The
+--          lifetime left is measured by the app server, which cannot see how long the write then
+--          waits on its way here; on one server (or nodes whose clocks agree) the cap makes
+--          "rotation never extends a session" exact, and where this node's clock runs ahead of
+--          the predecessor's it can only end the session sooner, never later
+-- ARGV[7..] field, value, field, value, ...
 --
 -- Returns the deadline in ms as text ('0' for a plain session), or nil when the lifetime left is
 -- none (nothing is written: the session is over).
@@ -33,6 +38,9 @@ if lifetime > 0 then
     now = t[1] * 1000 + t[2] / 1000
   end
   deadline = math.floor(now + lifetime)
+  if ARGV[6] ~= '' then
+    deadline = math.min(deadline, tonumber(ARGV[6]))
+  end
   if deadline <= now then
     return false
   end
@@ -45,7 +53,7 @@ if lifetime > 0 then
              '__epoch__', ARGV[4])
 end
 -- HSET in slices: unpack() of more than a few thousand arguments overflows Lua's C stack.
-for first = 6, #ARGV, 1000 do
+for first = 7, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
