@@ -18,8 +18,10 @@ lab: $(STAMP)
 	$(PY) scripts/lab.py --port $(LAB_PORT)
 
 ## test: every test: units on fakeredis, a throwaway server and cluster, faults, notebooks, the browser
+## (on TEST_WORKERS processes at once, each with its own throwaway servers; the 15 slowest listed at the end)
+TEST_WORKERS ?= 6
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=15
 
 ## notebooks: re-run every notebook on fakeredis and save its outputs (commit them)
 notebooks: $(STAMP)
