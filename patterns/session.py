@@ -282,7 +282,10 @@ class SessionStore:
         onto another user begins a new line of sessions, with the whole absolute lifetime;
         a rotation of the same user's session keeps its time left, measured as a duration
         (on a cluster the two ids may live on nodes whose clocks differ) and shortened by
-        the rotation's own round trips, so rotating never extends a session's life.
+        the rotation's own round trips, and never ends after the old deadline as the new
+        node's clock reads it, so rotating never extends a session's life. The price, on a
+        cluster whose clocks differ: a rotation onto a node whose clock runs ahead ends the
+        session sooner by that difference (milliseconds where NTP keeps the clocks).
 
         A session written by ``set_session()`` has no owner: rotating it needs the
         ``user_id`` it now belongs to (the login); without one, ValueError is raised and the

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -188,52 +187,11 @@ def pytest_configure(config):
         "may not do, or the tracer/audit themselves); the reason says where the attendee's side is tested")
 
 
-# -- running on several workers (make test: pytest -n) ----------------------------------------------
-
-# The tests that each run a whole notebook (a leg on a server, the browser) or a notebook's cells: the
-# longest units. Handed out first, so no worker starts one of them last while the others sit idle.
-LONG_FIRST = ("notebooks/", "tests/test_notebooks_real.py", "tests/test_browser.py",
-              "tests/test_notebook_stalls_05_06.py", "tests/test_notebook07_wait_lab.py")
-
-
-BROWSER_UNITS = 2  # the browser tests in this many units: each worker running one starts JupyterLab and Chromium
-
-
-def _unit_of(nodeid: str) -> str:
-    """What one worker must run whole: a notebook's cells (nbval runs them in order in one kernel,
-    each cell one test); the browser tests in BROWSER_UNITS shares (so only that many JupyterLabs
-    and browsers start, not one per worker); else the single test."""
-    path = nodeid.split("::", 1)[0]
-    if path.endswith(".ipynb"):
-        return path
-    if path == "tests/test_browser.py":
-        chapter = re.search(r"\[(\d+)_", nodeid)
-        return f"browser-{int(chapter.group(1)) % BROWSER_UNITS if chapter else 0}"
-    return nodeid
-
-
-def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduler, with a notebook's cells as one unit of work (``--dist loadgroup``
-    cannot group them under pytest 9, whose node ids ignore the group suffix it adds)."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class NotebookScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _unit_of(nodeid)
-
-    return NotebookScheduling(config, log)
-
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Drop the attendee leg of tests marked not_as_attendee (reported as deselected, never as passed).
 
-    On an xdist worker, put the long units first (every worker collects, and so sorts, the same way).
-
     Notebooks whose labs start their own redis-server have committed outputs from a machine that
     has one; where it is missing (and not under CI), skip them rather than fail the comparison."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: cells keep their order
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)

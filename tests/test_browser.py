@@ -136,20 +136,29 @@ def _start_run_all(page, attempts: int = 3, started_within: float = 30) -> None:
     Focus the notebook first, as a person clicking into it would: with JupyterLab 4.6.6 the Run
     menu acts only on a focused notebook, and without focus "Run All Cells" runs nothing. On a
     loaded machine the first notebook a fresh JupyterLab opens could take the click before it took
-    focus: nothing ran, and the test waited out its whole timeout. Run All marks every cell it
-    queues "[*]" at once, so while every prompt is still "[ ]" nothing was queued and asking again
-    cannot run a cell twice.
+    focus: nothing ran, and the test waited out its whole timeout. So each step is checked by what
+    it shows: Clear All leaves every prompt "[ ]:" (the committed numbers gone), and Run All marks
+    each cell it queues "[*]:" at once, then numbers it. While every prompt still reads "[ ]:",
+    nothing was queued, and asking again does not run a cell twice.
     """
     for _ in range(attempts):
         page.locator(".jp-Notebook .jp-Cell").first.click()
         _menu(page, "Edit", "editmenu:clear-all")
+        if not _within(started_within, lambda: all(p.strip() == "[ ]:" for p in _prompts(page))):
+            continue  # Clear All did not act either: focus again
         _menu(page, "Run", "runmenu:run-all")
-        deadline = time.monotonic() + started_within
-        while time.monotonic() < deadline:
-            if any(prompt.strip() != "[ ]:" for prompt in _prompts(page)):
-                return
-            time.sleep(0.2)
+        if _within(started_within, lambda: any(re.fullmatch(r"\[(\*|\d+)\]:", p.strip()) for p in _prompts(page))):
+            return
     pytest.fail(f"Run All Cells queued nothing, asked {attempts} times")
+
+
+def _within(seconds: float, condition) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _run_all(page) -> None:

@@ -302,8 +302,12 @@ def test_a_read_that_blocks_longer_than_the_socket_timeout_returns_empty(one_sec
 
 def test_a_read_that_blocks_longer_than_the_socket_timeout_returns_what_arrives(one_second_socket_timeout):
     stream = EventStream(one_second_socket_timeout, "orders", start="0")
-    threading.Timer(1.5, lambda: stream.append("late")).start()
+    late = threading.Timer(1.5, lambda: stream.append("late"))
+    late.start()
     assert [m.event for m in stream.read("c", block=5)] == ["late"]
+    # The read can return before the appending thread has read its own reply: let it finish before
+    # the fixture disconnects the pool under it (under load its read then met a closed connection).
+    late.join()
 
 
 @pytest.mark.parametrize("block", [0, -1, 0.0004, math.inf, math.nan, "1"])

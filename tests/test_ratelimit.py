@@ -338,6 +338,7 @@ def test_after_the_clock_steps_back_a_client_that_waits_as_told_is_admitted(r):
     clock.now += refused.retry_after
     assert limiter.hit("x").allowed
 
+
 def test_a_token_bucket_never_refills_the_same_seconds_twice_when_a_clock_steps_back(r):
     # An admission timed by a clock 2 s behind stored that earlier time as the bucket's last
     # refill: the next caller on time was refilled for those 2 s a second time (2 tokens unearned).
@@ -346,6 +347,7 @@ def test_a_token_bucket_never_refills_the_same_seconds_twice_when_a_clock_steps_
     assert on_time.hit("x", cost=9).allowed  # 1 token left
     assert late.hit("x").allowed             # the last one, counted at 1003
     assert not on_time.hit("x").allowed      # still 1005 on time: nothing has refilled
+
 
 def test_a_log_written_by_the_older_one_member_per_unit_format_is_folded_not_broken(r):
     limiter = SlidingLog(r, 10, 60)
@@ -395,6 +397,7 @@ def test_a_refused_request_at_the_renumbering_point_writes_nothing_and_keeps_the
     assert not limiter.hit("x").allowed
     assert r.zrange(key, 0, -1, withscores=True) == before
     assert 0 < r.pttl(key) <= 60_000
+
 
 # -- what the fast paths trade, proven kept ---------------------------------------------------------------
 

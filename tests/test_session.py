@@ -620,6 +620,7 @@ def test_a_rotation_whose_write_is_slow_on_its_way_never_moves_the_deadline_late
     rotated = store.rotate(sid)
     assert float(on_server.hget(session_key(on_server, rotated), "__absolute__")) <= deadline
 
+
 def test_ids_with_a_trailing_newline_and_data_that_is_not_a_dict_are_refused(r):
     assert not is_valid_id("A" * 16 + "\n")
     with pytest.raises(TypeError, match="dict"):

@@ -20,8 +20,9 @@
 -- ARGV[6]  for a rotation, the predecessor's deadline in ms ('' for none): never end later. The
 --          lifetime left is measured by the app server, which cannot see how long the write then
 --          waits on its way here; on one server (or nodes whose clocks agree) the cap makes
---          "rotation never extends a session" exact, and where this node's clock runs ahead of
---          the predecessor's it can only end the session sooner, never later
+--          "rotation never extends a session" exact. On a cluster the predecessor may have lived
+--          on a node whose clock differs: a rotation onto a node whose clock runs ahead ends the
+--          session that much sooner (and the loss adds up over such hops); never later
 -- ARGV[7..] field, value, field, value, ...
 --
 -- Returns the deadline in ms as text ('0' for a plain session), or nil when the lifetime left is
