@@ -259,8 +259,10 @@ def longest_block(r: Any) -> float | None:
     if timeout is None:
         return None
     # Redis ends a BLOCK on its own timer, up to 100 ms late (hz 10): leave a quarter of a second
-    # for that and the reply, or a quarter of a very short timeout.
-    return timeout - 0.25 if timeout > 0.5 else max(0.001, timeout / 4)
+    # for that and the reply. Under half a second, ask for the shortest block (1 ms): the server
+    # ends it at its next tick anyway, and all the rest is left for the reply. (A quarter of the
+    # timeout left a 0.2 s client 50 ms for it, and a loaded CI machine once took longer.)
+    return timeout - 0.25 if timeout > 0.5 else 0.001
 
 
 def with_timeout(r: Any, seconds: float) -> Any:

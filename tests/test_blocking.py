@@ -66,3 +66,14 @@ def test_a_blocking_read_on_a_very_short_socket_timeout_still_returns_normally(r
     stream = EventStream(quick, "orders", start="0")
     for _ in range(3):
         assert stream.read("c", block=0.6) == []
+
+
+def test_a_short_socket_timeout_leaves_its_reply_all_but_the_servers_own_tick(real):
+    # Redis ends a BLOCK up to 100 ms late; what is left of the socket timeout is all the reply has.
+    # A block of a quarter of 0.2 s left it 50 ms, and under CI's load one read timed out.
+    from patterns import connection
+
+    for timeout in (0.05, 0.2, 0.5):
+        block = connection.longest_block(connection.with_timeout(real, timeout))
+        assert timeout - block - 0.1 >= timeout - 0.101
+    assert connection.longest_block(connection.with_timeout(real, 2.0)) == 1.75
