@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_for
 from patterns.sandbox import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,21 +146,12 @@ def _start_run_all(page, attempts: int = 3, started_within: float = 30) -> None:
         _accept_kernel_choice(page)
         page.locator(".jp-Notebook .jp-Cell").first.click()
         _menu(page, "Edit", "editmenu:clear-all")
-        if not _within(started_within, lambda: all(p.strip() == "[ ]:" for p in _prompts(page))):
+        if not wait_for(lambda: all(p.strip() == "[ ]:" for p in _prompts(page)), started_within):
             continue  # Clear All did not act either: focus again
         _menu(page, "Run", "runmenu:run-all")
-        if _within(started_within, lambda: any(re.fullmatch(r"\[(\*|\d+)\]:", p.strip()) for p in _prompts(page))):
+        if wait_for(lambda: any(re.fullmatch(r"\[(\*|\d+)\]:", p.strip()) for p in _prompts(page)), started_within):
             return
     pytest.fail(f"Run All Cells queued nothing, asked {attempts} times")
-
-
-def _within(seconds: float, condition) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 STALLED = 10  # seconds with the kernel idle, nothing queued and cells not run: the run stopped
