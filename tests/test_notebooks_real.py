@@ -24,8 +24,8 @@ def test_there_are_notebooks_to_run():
 
 
 def run_lax(notebook: Path, url: str, namespace: str | None = None) -> subprocess.CompletedProcess:
-    # Only nbval in the child: loading every installed plugin (and this suite's conftest) cost each of
-    # the 27 legs about a second of CPU before its first cell, on a machine the other workers share.
+    # Only nbval in the child: loading every installed plugin cost each of the 27 legs about a second
+    # of CPU before its first cell (3.4 s to collect one notebook, 2.2 s without), on a shared machine.
     env = {**os.environ, "REDIS_URL": url, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("WORKBOOK_NAMESPACE", None)
     if namespace:

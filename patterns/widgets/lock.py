@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .. import validate
 from ..errors import LockLost
 from ..lock import Lock
 from . import _chart
@@ -82,7 +83,7 @@ class LockTimeline:
                 # Under 1 ms left is a wait Redis cannot express (Lock refuses it with a ValueError, which
                 # killed this thread on a loaded machine and printed its traceback): try once instead.
                 left = stop_at - time.monotonic()
-                lock = Lock(self.r, self.name, ttl=ttl, timeout=left if left >= 0.001 else 0.0,
+                lock = Lock(self.r, self.name, ttl=ttl, timeout=left if left >= validate.MILLISECOND else 0.0,
                             max_backoff=WAIT_POLL)
                 waited = time.monotonic()
                 if not lock.acquire():
