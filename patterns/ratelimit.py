@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal, NamedTuple
 
 from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS
+from .connection import UNAVAILABLE_ERRORS, PackedArgs
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ class Limiter:
                                f"rate limiter {self.algorithm}:{self.name}", log)
         self._kind = f"ratelimit:{self.algorithm}:{self.name}"
         self._settings = tuple(_number(value) for value in self._arguments())
-        self._one_now = (_SERVERS_CLOCK, *self._settings, _COST_ONE)  # the common request: cost 1, the server's clock
+        # The common request: cost 1, the server's clock. Its arguments never change: packed once.
+        self._one_now = PackedArgs((_SERVERS_CLOCK, *self._settings, _COST_ONE))
 
     def key_for(self, identifier: str) -> str:
         """The one Redis key this limiter keeps for ``identifier``."""

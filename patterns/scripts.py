@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import redis
 
-from .connection import command
+from .connection import PackedArgs, command, command_after, pack_head
 
 
 class LuaScript:
@@ -26,10 +26,18 @@ class LuaScript:
         self.name = name
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self._heads: dict[tuple[int, int], bytes] = {}  # (keys, arguments) -> the packed EVALSHA prefix
 
     def __call__(self, r: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        """EVALSHA, else EVAL. ``args`` may be a PackedArgs, packed once by a caller that sends it often."""
+        shape = (len(keys), len(args))
+        head = self._heads.get(shape)
+        if head is None:
+            head = self._heads[shape] = pack_head(3 + shape[0] + shape[1], "EVALSHA", self.sha, shape[0])
         try:
-            return command(r, "EVALSHA", self.sha, len(keys), *keys, *args)
+            if type(args) is PackedArgs:
+                return command_after(r, head, ("EVALSHA", self.sha, shape[0]), tuple(keys), args)
+            return command_after(r, head, ("EVALSHA", self.sha, shape[0]), (*keys, *args))
         except redis.exceptions.NoScriptError:
             return command(r, "EVAL", self.source, len(keys), *keys, *args)
 
