@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import weakref
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import redis
@@ -137,7 +137,7 @@ def command(r: Any, *args: Any) -> Any:
     pool = _lean_pool(r)
     if pool is None:
         return r.execute_command(*args)
-    return _pooled(pool, b"", args)
+    return _pooled(pool, lambda conn: conn.pack_command(*args))
 
 
 class PackedArgs(tuple):
@@ -165,7 +165,7 @@ def command_after(r: Any, head: bytes, head_args: tuple[Any, ...], args: tuple[A
     pool = _lean_pool(r)
     if pool is None:
         return r.execute_command(*head_args, *args, *tail)
-    return _pooled(pool, head, args, tail.resp)
+    return _pooled(pool, lambda conn: _pack_after(conn, head, head_args, args, tail))
 
 
 def pack_head(*items: Any) -> bytes:
@@ -178,14 +178,38 @@ def _packed(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-def _pooled(pool: Any, head: bytes, args: tuple[Any, ...], tail: bytes = b"") -> Any:
+_LARGE = 6000  # bytes: above it redis-py sends an argument as a chunk of its own, never copied
+
+
+def _pack_after(conn: Any, head: bytes, head_args: tuple[Any, ...], args: tuple[Any, ...], tail: PackedArgs) -> Any:
+    """What ``conn.pack_command(*head_args, *args, *tail)`` gives, reusing ``head`` and ``tail``.
+
+    Only where that packer is redis-py's own pure-Python one, whose rules (the client's encoder,
+    one text for small arguments) are the ones followed here. Any other packer (hiredis packs a
+    str as UTF-8 whatever the client's encoding, a client-side caching connection has none of
+    its own), and any large or non-bytes argument, gets the connection's own packing.
+    """
+    if type(getattr(conn, "_command_packer", None)) is not _PYTHON_PACKER:
+        return conn.pack_command(*head_args, *args, *tail)
+    encode = conn.encoder.encode
+    parts = [head]
+    for arg in args:
+        value = encode(arg)
+        if type(value) is not bytes or len(value) > _LARGE:
+            return conn.pack_command(*head_args, *args, *tail)
+        parts.append(_packed(value))
+    parts.append(tail.resp)
+    return [b"".join(parts)]
+
+
+_PYTHON_PACKER = getattr(redis.connection, "PythonRespSerializer", None)
+
+
+def _pooled(pool: Any, pack: Callable[[Any], Any]) -> Any:
+    """Send what ``pack(connection)`` gives on a pooled connection and read its reply: see command."""
     conn = pool.get_connection()
     try:
-        if head:
-            encode = conn.encoder.encode  # the client's own rules: its encoding, DataError for a bool
-            packed: Any = [head + b"".join([_packed(encode(arg)) for arg in args]) + tail]
-        else:
-            packed = conn.pack_command(*args)
+        packed = pack(conn)
         return conn.retry.call_with_retry(lambda: _send_and_read(conn, packed), lambda _error: conn.disconnect())
     finally:
         try:

@@ -126,3 +126,63 @@ def test_a_single_connection_client_keeps_its_one_connection(redis_server):
 def test_fakeredis_and_cluster_clients_use_their_own_path(r):
     lean = connection._lean_pool(r) is not None
     assert lean == (not patterns.is_fake(r) and not patterns.is_cluster(r))
+
+
+# A script call packs its EVALSHA prefix once and only its keys per call (scripts.LuaScript). The
+# review of that change found three ways its own packing could differ from the connection's; each
+# client below must get the bytes, the keys and the memory its own packer would give.
+
+class _RecordingPacker(redis.connection.PythonRespSerializer):
+    """A connection's own packer that is not redis-py's pure-Python one (hiredis is another)."""
+
+    used = 0
+
+    def pack(self, *args):
+        type(self).used += 1
+        return super().pack(*args)
+
+
+def test_a_script_call_packs_with_the_connections_own_packer_when_it_has_its_own(redis_server):
+    class Packing(redis.Connection):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._command_packer = _RecordingPacker(6000, self.encoder.encode)
+
+    pool = redis.ConnectionPool.from_url(redis_server.url, decode_responses=True, connection_class=Packing)
+    client = redis.Redis(connection_pool=pool)
+    key = keys.key(client, "t", "packer")
+    COUNT(client, [key])  # loads the script (EVAL)
+    before = _RecordingPacker.used
+    assert COUNT(client, [key]) == 2
+    assert _RecordingPacker.used == before + 1, "the script call was packed by something other than the client's packer"
+    client.close()
+
+
+def test_a_script_call_works_on_a_client_side_caching_client(redis_server, monkeypatch):
+    from redis.cache import CacheConfig
+    from redis.connection import CacheProxyConnection
+    monkeypatch.setattr(CacheProxyConnection, "MIN_ALLOWED_VERSION", "7.0.0")  # the throwaway server is 7.0
+    client = redis.Redis.from_url(redis_server.url, protocol=3, cache_config=CacheConfig(), decode_responses=True)
+    key = keys.key(client, "t", "cached")
+    assert COUNT(client, [key]) == 1 and COUNT(client, [key]) == 2
+    from patterns.ratelimit import FixedWindow
+    assert FixedWindow(client, 5, 10, name="cached").hit("alice").allowed
+    assert in_use(client) == 0
+    client.close()
+
+
+def test_a_large_script_argument_is_sent_without_copies_of_it(real):
+    import tracemalloc
+    value = b"x" * 8_000_000
+    key = keys.key(real, "t", "large")
+    store = LuaScript("store", "return redis.call('SET', KEYS[1], ARGV[1])")
+    store(real, [key], [b""])  # the script is loaded and a connection open before measuring
+    tracemalloc.start()
+    try:
+        store(real, [key], [value])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(value) // 2, f"sending {len(value):,} bytes took {peak:,} bytes more memory"
+    assert real.strlen(key) == len(value)
+    real.delete(key)
