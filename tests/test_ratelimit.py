@@ -563,3 +563,62 @@ def test_limiters_of_different_windows_on_one_log_each_count_their_own_window(r)
     clock.now += 0.5  # t=5: all three entries are inside 10 s; inside 2 s, only t=4.5's
     assert two.hit("client") == Decision(False, 0, 1.5, 1.5)
     assert ten.hit("client") == Decision(False, 0, 5.0, 9.5)
+
+
+# -- hit_many: recorded traffic replayed a batch per round trip (notebook 02's comparison) ----------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+def test_hit_many_decides_exactly_what_hit_decides_one_by_one(r, algorithm):
+    """The same requests on the same replayed clock: a pipeline changes the round trips, not one decision."""
+    run = uuid.uuid4().hex[:6]
+    events = [(i * 0.05 + (i % 7) * 0.01, f"{run}-caller-{i % 5}") for i in range(300)]  # ~12 per 3 s each
+
+    def decide(batched: bool) -> list[Decision]:
+        clock = [0.0]
+        limiter = ALGORITHMS[algorithm](r, 4, 3, name=f"many-{batched}", clock=lambda: clock[0])
+
+        def callers():
+            for t, caller in events:
+                clock[0] = 1_700_000_000 + t
+                yield caller
+
+        if batched:
+            return limiter.hit_many(callers(), batch=64)  # 300 requests: four whole batches and a part
+        return [limiter.hit(caller) for caller in callers()]
+
+    one_by_one = decide(False)
+    assert sum(d.allowed for d in one_by_one) not in (0, len(events))  # the traffic is both let in and refused
+    assert decide(True) == one_by_one
+
+
+def test_hit_many_costs_a_round_trip_per_batch(r):
+    limiter = SlidingLog(r, 10, 60, name=f"many-{uuid.uuid4().hex[:6]}")
+    limiter.hit_many(["warm"])  # the script is loaded
+    with trace(r) as t:
+        decisions = limiter.hit_many((f"caller-{i % 3}" for i in range(250)), batch=100)
+    assert [d.allowed for d in decisions] == [i < 30 for i in range(250)]  # each caller's first 10
+    if type(r).__name__ == "RedisCluster":  # redis-py's cluster pipeline asks COMMAND about each command it queues
+        assert t.names.count("EVALSHA") == 250, t.summary()
+    else:
+        assert t.round_trips == 1 + 3, t.summary()  # SCRIPT LOAD, then one per batch of 100
+
+
+@pytest.mark.parametrize("on_unavailable", ["open", "closed"])
+def test_hit_many_without_redis_decides_every_request_as_told(on_unavailable, caplog):
+    server = fakeredis.FakeServer()
+    server.connected = False
+    limiter = FixedWindow(fakeredis.FakeRedis(server=server), 5, 60, on_unavailable=on_unavailable, breaker_seconds=3)
+    with caplog.at_level(logging.WARNING, logger="patterns.ratelimit"):
+        decisions = limiter.hit_many(f"caller-{i}" for i in range(2500))
+    expected = Decision(True, 0, 0.0, 0.0, degraded=True) if on_unavailable == "open" else \
+        Decision(False, 0, 3.0, 3.0, degraded=True)
+    assert decisions == [expected] * 2500
+    assert caplog.text.count(f"failing {on_unavailable}") == 1  # the breaker spares the later batches
+
+
+def test_hit_many_refuses_a_bad_identifier_before_sending_its_batch(r):
+    limiter = FixedWindow(r, 5, 60, name=f"many-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(TypeError):
+        limiter.hit_many(["ada", 7])
+    assert limiter.hit("ada").remaining == 4  # nothing of the refused batch was counted

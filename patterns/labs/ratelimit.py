@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..ratelimit import ALGORITHMS
 
@@ -66,11 +66,13 @@ def decisions_of(r: Any, algorithm: str, events: list[tuple[float, str]], limit:
     """Replay ``events`` through one algorithm on a replayed clock; a fresh set of callers for every run."""
     clock, run = [0.0], uuid.uuid4().hex[:6]
     limiter = ALGORITHMS[algorithm](r, limit, window, name="lab7", clock=lambda: clock[0])
-    out = []
-    for t, client in events:
-        clock[0] = 1_700_000_000 + t
-        out.append(limiter.hit(f"{run}-{client}").allowed)
-    return out
+
+    def callers() -> Iterator[str]:  # each request's time is set just before hit_many queues it
+        for t, client in events:
+            clock[0] = 1_700_000_000 + t
+            yield f"{run}-{client}"
+
+    return [decision.allowed for decision in limiter.hit_many(callers())]
 
 
 def most_in_any_window(events: list[tuple[float, str]], allowed: list[bool], window: float) -> int:
