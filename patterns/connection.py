@@ -225,6 +225,39 @@ def _send_and_read(conn: Any, packed: Any) -> Any:
     return conn.read_response()
 
 
+def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send ``commands`` in one write, never twice, and return one reply per command that was read.
+
+    An error reply comes back as its exception (the commands after it ran too). When the
+    connection fails, the replies read so far come back and the rest are missing: those
+    commands may have run, so unlike a pipeline's retry nothing is sent again. Cluster clients
+    are refused (redis-py's cluster pipeline asks the server about each command first and
+    resends a node's commands after a lost reply, counting them twice).
+    """
+    if type(r).__name__ == "RedisCluster" or hasattr(r, "get_nodes"):
+        raise TypeError("send_batch does not take a cluster client: send its commands one by one")
+    pool = _lean_pool(r)
+    if pool is None:  # fakeredis, a single-connection client: its own pipeline (nothing there is cut half-way)
+        with r.pipeline(transaction=False) as pipe:
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(pipe.execute(raise_on_error=False))
+    conn = pool.get_connection()
+    replies: list[Any] = []
+    try:
+        conn.send_packed_command(conn.pack_commands(commands))
+        for _ in commands:
+            try:
+                replies.append(conn.read_response())
+            except redis.ResponseError as error:
+                replies.append(error)
+    except UNAVAILABLE_ERRORS:
+        conn.disconnect()
+    finally:
+        pool.release(conn)
+    return replies
+
+
 _lean_types: dict[type, bool] = {}
 
 

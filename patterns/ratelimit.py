@@ -16,9 +16,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Literal, NamedTuple
 
+import redis
+
 from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS, PackedArgs
+from .connection import UNAVAILABLE_ERRORS, PackedArgs, send_batch
+from .errors import ReplyLost
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -133,59 +136,92 @@ class Limiter:
 
     def hit(self, identifier: str, cost: int = 1) -> Decision:
         """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
-        key, arguments = self._plan(identifier, cost)
+        key, cost = self._checked(identifier, cost)
         if self.breaker.is_open():
             return self._degraded()
         try:
-            reply = self.script(self.r, [key], arguments)
+            reply = self.script(self.r, [key], self._request(cost))
         except UNAVAILABLE_ERRORS as error:
             self.breaker.trip(error, f"failing {self.on_unavailable} for {identifier!r}")
             return self._degraded()
         return _decision(reply)
 
     def hit_many(self, identifiers: Iterable[str], *, batch: int = 1000) -> list[Decision]:
-        """``hit(identifier)`` for each one in turn, sent ``batch`` at a time in one pipeline each.
+        """``hit(identifier)`` (cost 1) for each one in turn, ``batch`` requests per round trip.
 
-        The decisions are the ones ``hit`` would give called in the same order: the server runs
-        the scripts one after the other as they arrive, and an injected clock is read as each
-        request is queued. For replaying recorded traffic (notebook 02 replays thousands of
-        requests) a round trip per batch instead of per request. A batch that cannot reach Redis
-        is decided by ``on_unavailable``, like every request after it while the breaker is open.
+        For replaying recorded traffic: notebook 02 replays thousands of requests on an injected
+        clock, which is read as each request is queued. The decisions are the ones ``hit`` gives
+        called in the same order, because the server runs the scripts one after the other as
+        they arrive. Where they can differ, it says so:
+        * a batch is sent once and never again: when the connection fails part-way, the requests
+          whose replies were lost, and every later one while the breaker is open, are decided by
+          ``on_unavailable`` (they may have been counted, as a hit whose reply was lost may);
+        * a script error (a key of another type) raises once its batch has run: the requests
+          after it in that batch were counted;
+        * a cluster client gets ``hit`` one by one (its pipeline asks the server about each
+          command first, so a batch would save nothing there).
         """
         validate.whole(batch, "batch")
-        requests = iter(identifiers)
-        decisions: list[Decision] = []
-        loaded = False
-        while True:
-            chunk = [self._plan(identifier, 1) for _, identifier in zip(range(batch), requests)]
-            if not chunk:
+        if isinstance(identifiers, (str, bytes)):
+            raise TypeError(f"identifiers must be an iterable of str, not one {type(identifiers).__name__} "
+                            f"({identifiers!r} would be {len(identifiers)} requests, one per character)")
+        send = self._one_by_one if type(self.r).__name__ == "RedisCluster" else self._send_batch
+        requests, decisions = iter(identifiers), []
+        while True:  # each request's arguments are made as it is taken: an injected clock is read in turn
+            planned = [(self._checked(identifier, 1)[0], self._request(1)) for _, identifier in zip(range(batch), requests)]
+            if not planned:
                 return decisions
             if self.breaker.is_open():
-                decisions += [self._degraded()] * len(chunk)
+                decisions += [self._degraded()] * len(planned)
                 continue
-            try:
-                if not loaded:  # a pipeline cannot fall back from EVALSHA to EVAL: load the script first
-                    self.r.script_load(self.script.source)
-                    loaded = True
-                with self.r.pipeline(transaction=False) as pipe:
-                    for key, arguments in chunk:
-                        self.script(pipe, [key], arguments)
-                    replies = pipe.execute()
-            except UNAVAILABLE_ERRORS as error:
-                self.breaker.trip(error, f"failing {self.on_unavailable} for {len(chunk)} requests")
-                decisions += [self._degraded()] * len(chunk)
-                continue
-            decisions += [_decision(reply) for reply in replies]
+            decisions += send(planned)
 
-    def _plan(self, identifier: str, cost: int) -> tuple[str, Any]:
-        """The key and the script's arguments for one request (checked): what ``hit`` sends."""
+    def _send_batch(self, planned: list[tuple[str, Any]]) -> list[Decision]:
+        lost: Exception | None = None
+        try:
+            self.r.script_load(self.script.source)  # a batch cannot fall back to EVAL: load the script each time
+            replies = send_batch(self.r, [("EVALSHA", self.script.sha, 1, key, *arguments) for key, arguments in planned])
+        except UNAVAILABLE_ERRORS as error:
+            replies, lost = [], error
+        decisions = []
+        for n, reply in enumerate(replies):
+            if isinstance(reply, redis.exceptions.NoScriptError):  # flushed since the load: the rest never ran
+                return decisions + self._one_by_one(planned[n:])
+            if isinstance(reply, Exception):
+                raise reply
+            decisions.append(_decision(reply))
+        return decisions + self._lost(planned[len(decisions):], lost)
+
+    def _one_by_one(self, planned: list[tuple[str, Any]]) -> list[Decision]:
+        """Each planned request in its own round trip, as ``hit`` sends it (EVAL when the script is unknown)."""
+        decisions = []
+        for key, arguments in planned:
+            try:
+                decisions.append(_decision(self.script(self.r, [key], arguments)))
+            except UNAVAILABLE_ERRORS as error:
+                return decisions + self._lost(planned[len(decisions):], error)
+        return decisions
+
+    def _lost(self, planned: list[tuple[str, Any]], error: Exception | None) -> list[Decision]:
+        """The requests whose replies never came: the breaker trips and ``on_unavailable`` decides them."""
+        if planned:
+            self.breaker.trip(error or ReplyLost("the connection failed before the batch's replies came back"),
+                              f"failing {self.on_unavailable} for {len(planned)} requests")
+        return [self._degraded()] * len(planned)
+
+    def _checked(self, identifier: str, cost: int) -> tuple[str, int]:
+        """The key and the cost of one request, both checked: what ``hit`` needs before the breaker."""
         key = self.key_for(validate.text(identifier, "identifier"))
         if cost.__class__ is not int or not 1 <= cost <= self.limit:  # the quick check; the full one says why
             cost = self._checked_cost(cost)
+        return key, cost
+
+    def _request(self, cost: int) -> Any:
+        """The script's arguments for a request of ``cost`` now (an injected clock is read here)."""
         if self.clock is None and cost == 1:
-            return key, self._one_now
+            return self._one_now
         now_ms = _SERVERS_CLOCK if self.clock is None else self.clock() * 1000
-        return key, (now_ms, *self._settings, str(cost).encode())
+        return (now_ms, *self._settings, str(cost).encode())
 
     def _checked_cost(self, cost: Any) -> int:
         cost = validate.whole(cost, "cost")

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import fakeredis
+import redis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -601,7 +602,7 @@ def test_hit_many_costs_a_round_trip_per_batch(r):
     if type(r).__name__ == "RedisCluster":  # redis-py's cluster pipeline asks COMMAND about each command it queues
         assert t.names.count("EVALSHA") == 250, t.summary()
     else:
-        assert t.round_trips == 1 + 3, t.summary()  # SCRIPT LOAD, then one per batch of 100
+        assert t.round_trips == 2 * 3, t.summary()  # per batch of 100: SCRIPT LOAD (it may have been flushed), the batch
 
 
 @pytest.mark.parametrize("on_unavailable", ["open", "closed"])
@@ -622,3 +623,61 @@ def test_hit_many_refuses_a_bad_identifier_before_sending_its_batch(r):
     with pytest.raises(TypeError):
         limiter.hit_many(["ada", 7])
     assert limiter.hit("ada").remaining == 4  # nothing of the refused batch was counted
+
+
+def test_hit_many_after_the_script_cache_was_flushed_between_batches_decides_as_hit_does(real):
+    """A restart or a failover empties the script cache: the next batch must not fail (review of hit_many)."""
+    limiter = FixedWindow(real, 100, 60, name=f"flushed-{uuid.uuid4().hex[:6]}")
+
+    def callers():
+        for i in range(15):
+            if i == 10:
+                real.script_flush()  # between the first batch and the second
+            yield f"c{i % 3}"
+
+    decisions = limiter.hit_many(callers(), batch=10)
+    assert [d.remaining for d in decisions] == [99 - i // 3 for i in range(15)]
+    assert not any(d.degraded for d in decisions)
+
+
+def test_hit_many_never_sends_a_batch_twice_when_its_write_fails_half_way(real, monkeypatch):
+    """A batch whose write was cut may have run in part: it is decided as unavailable, never resent."""
+    limiter = FixedWindow(real, 100, 60, name=f"cut-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
+    limiter.hit("c0")  # the connection is open and the script loaded
+    connection_class = real.connection_pool.connection_class
+    original, sent = connection_class.send_packed_command, []
+
+    def cut(self, command, check_health=True):
+        data = b"".join(bytes(part) for part in command) if not isinstance(command, bytes) else command
+        if data.count(b"EVALSHA") > 1:  # the batch: half of it goes out, then the network fails
+            sent.append(data)
+            self._sock.sendall(data[: len(data) // 2])
+            self.disconnect()
+            raise redis.ConnectionError("Error 32 while writing to socket. Broken pipe.")
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(connection_class, "send_packed_command", cut)
+    decisions = limiter.hit_many([f"c{i % 3}" for i in range(10)], batch=10)
+    monkeypatch.undo()
+    assert len(sent) == 1, f"the batch was written {len(sent)} times"
+    assert decisions == [Decision(False, 0, 5.0, 5.0, degraded=True)] * 10
+    counted = sum(int(real.hget(limiter.key_for(f"c{i}"), "n") or 0) for i in range(3))
+    assert 1 <= counted <= 1 + 5, counted  # the warm-up, and at most the half that reached the server
+
+
+def test_hit_reads_no_injected_clock_while_the_breaker_is_open():
+    server = fakeredis.FakeServer()
+    reads = []
+    limiter = FixedWindow(fakeredis.FakeRedis(server=server), 5, 60, clock=lambda: reads.append(1) or 1_700_000_000.0)
+    server.connected = False
+    assert limiter.hit("ada").degraded  # trips the breaker (this one read the clock)
+    reads.clear()
+    assert all(limiter.hit("ada").degraded for _ in range(5))
+    assert reads == []
+
+
+@pytest.mark.parametrize("one", ["ada", b"ada"])
+def test_hit_many_refuses_one_identifier_passed_as_the_iterable(one):
+    limiter = FixedWindow(fakeredis.FakeRedis(), 5, 60)
+    with pytest.raises(TypeError, match="one per character"):
+        limiter.hit_many(one)
