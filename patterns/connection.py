@@ -231,11 +231,11 @@ def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
     An error reply comes back as its exception (the commands after it ran too). When the
     connection fails, the replies read so far come back and the rest are missing: those
     commands may have run, so unlike a pipeline's retry nothing is sent again. Cluster clients
-    are refused (redis-py's cluster pipeline asks the server about each command first and
-    resends a node's commands after a lost reply, counting them twice).
+    are refused: redis-py's cluster pipeline resends a node's commands after a lost reply,
+    counting them twice; send each node's commands to its own client instead.
     """
-    if type(r).__name__ == "RedisCluster" or hasattr(r, "get_nodes"):
-        raise TypeError("send_batch does not take a cluster client: send its commands one by one")
+    if is_cluster(r):
+        raise TypeError("send_batch takes one server's client: for a cluster, one per node (LuaScript.run_many)")
     pool = _lean_pool(r)
     if pool is None:  # fakeredis, a single-connection client: its own pipeline (nothing there is cut half-way)
         with r.pipeline(transaction=False) as pipe:

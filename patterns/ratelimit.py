@@ -16,12 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Literal, NamedTuple
 
-import redis
-
 from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS, PackedArgs, send_batch
-from .errors import ReplyLost
+from .connection import UNAVAILABLE_ERRORS, PackedArgs
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -151,63 +148,35 @@ class Limiter:
 
         For replaying recorded traffic: notebook 02 replays thousands of requests on an injected
         clock, which is read as each request is queued. The decisions are the ones ``hit`` gives
-        called in the same order, because the server runs the scripts one after the other as
-        they arrive. Where they can differ, it says so:
-        * a batch is sent once and never again: when the connection fails part-way, the requests
-          whose replies were lost, and every later one while the breaker is open, are decided by
-          ``on_unavailable`` (they may have been counted, as a hit whose reply was lost may);
+        called in the same order, because a server runs the scripts one after the other as they
+        arrive (``LuaScript.run_many``: one write per server, or per cluster node). Where they
+        can differ, it says so:
+        * a batch is sent once and never again: a request whose reply was lost is decided by
+          ``on_unavailable`` (it may have been counted, as a hit whose reply was lost may), and
+          so is every later one while the breaker is open;
         * a script error (a key of another type) raises once its batch has run: the requests
-          after it in that batch were counted;
-        * a cluster client gets ``hit`` one by one (its pipeline asks the server about each
-          command first, so a batch would save nothing there).
+          after it in that batch were counted.
         """
         validate.whole(batch, "batch")
         if isinstance(identifiers, (str, bytes)):
             raise TypeError(f"identifiers must be an iterable of str, not one {type(identifiers).__name__} "
                             f"({identifiers!r} would be {len(identifiers)} requests, one per character)")
-        send = self._one_by_one if type(self.r).__name__ == "RedisCluster" else self._send_batch
         requests, decisions = iter(identifiers), []
         while True:  # each request's arguments are made as it is taken: an injected clock is read in turn
-            planned = [(self._checked(identifier, 1)[0], self._request(1)) for _, identifier in zip(range(batch), requests)]
+            planned = [([self._checked(identifier, 1)[0]], self._request(1)) for _, identifier in zip(range(batch), requests)]
             if not planned:
                 return decisions
             if self.breaker.is_open():
                 decisions += [self._degraded()] * len(planned)
                 continue
-            decisions += send(planned)
-
-    def _send_batch(self, planned: list[tuple[str, Any]]) -> list[Decision]:
-        lost: Exception | None = None
-        try:
-            self.r.script_load(self.script.source)  # a batch cannot fall back to EVAL: load the script each time
-            replies = send_batch(self.r, [("EVALSHA", self.script.sha, 1, key, *arguments) for key, arguments in planned])
-        except UNAVAILABLE_ERRORS as error:
-            replies, lost = [], error
-        decisions = []
-        for n, reply in enumerate(replies):
-            if isinstance(reply, redis.exceptions.NoScriptError):  # flushed since the load: the rest never ran
-                return decisions + self._one_by_one(planned[n:])
-            if isinstance(reply, Exception):
-                raise reply
-            decisions.append(_decision(reply))
-        return decisions + self._lost(planned[len(decisions):], lost)
-
-    def _one_by_one(self, planned: list[tuple[str, Any]]) -> list[Decision]:
-        """Each planned request in its own round trip, as ``hit`` sends it (EVAL when the script is unknown)."""
-        decisions = []
-        for key, arguments in planned:
-            try:
-                decisions.append(_decision(self.script(self.r, [key], arguments)))
-            except UNAVAILABLE_ERRORS as error:
-                return decisions + self._lost(planned[len(decisions):], error)
-        return decisions
-
-    def _lost(self, planned: list[tuple[str, Any]], error: Exception | None) -> list[Decision]:
-        """The requests whose replies never came: the breaker trips and ``on_unavailable`` decides them."""
-        if planned:
-            self.breaker.trip(error or ReplyLost("the connection failed before the batch's replies came back"),
-                              f"failing {self.on_unavailable} for {len(planned)} requests")
-        return [self._degraded()] * len(planned)
+            replies = self.script.run_many(self.r, planned)
+            lost = [reply for reply in replies if isinstance(reply, UNAVAILABLE_ERRORS)]
+            if lost:
+                self.breaker.trip(lost[0], f"failing {self.on_unavailable} for {len(lost)} requests")
+            for reply in replies:
+                if isinstance(reply, Exception) and not isinstance(reply, UNAVAILABLE_ERRORS):
+                    raise reply
+            decisions += [self._degraded() if isinstance(reply, Exception) else _decision(reply) for reply in replies]
 
     def _checked(self, identifier: str, cost: int) -> tuple[str, int]:
         """The key and the cost of one request, both checked: what ``hit`` needs before the breaker."""

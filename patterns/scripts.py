@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import redis
 
-from .connection import PackedArgs, command, command_after, pack_head
+from .connection import UNAVAILABLE_ERRORS, PackedArgs, command, command_after, is_cluster, pack_head, send_batch
+from .errors import ReplyLost
 
 
 class LuaScript:
@@ -40,6 +41,50 @@ class LuaScript:
             return command_after(r, head, ("EVALSHA", self.sha, shape[0]), (*keys, *args))
         except redis.exceptions.NoScriptError:
             return command(r, "EVAL", self.source, len(keys), *keys, *args)
+
+    def run_many(self, r: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
+        """Each ``(keys, args)`` call's reply, in order, sent in one write per server: never twice.
+
+        A reply is what ``self(r, keys, args)`` returns, or an exception object: an error reply
+        (the calls after it ran too), or, for a call whose reply never came back, the
+        connection's error (that call may have run, so it is not sent again). On a cluster the
+        calls go to the node of their first key, one batch per node. A call that did not run
+        because the node no longer has the script (a restart, a flush) or the key's slot (MOVED,
+        ASK) is then sent again on its own, the way a single call would recover; for one key
+        that keeps its calls in order (they all fail alike), unless another client reloads the
+        script in the middle of a batch.
+        """
+        replies: list[Any] = [None] * len(calls)
+        for client, numbers in self._by_server(r, calls):
+            got = self._batch(client, [calls[n] for n in numbers])
+            for n, reply in zip(numbers, got):
+                replies[n] = reply
+        for n, reply in enumerate(replies):
+            if isinstance(reply, (redis.exceptions.NoScriptError, redis.exceptions.AskError)):  # MOVED is an ASK
+                try:
+                    replies[n] = self(r, *calls[n])
+                except (redis.ResponseError, *UNAVAILABLE_ERRORS) as error:
+                    replies[n] = error
+        return replies
+
+    @staticmethod
+    def _by_server(r: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[tuple[Any, list[int]]]:
+        if not is_cluster(r):
+            return [(r, list(range(len(calls))))]
+        nodes: dict[str, tuple[Any, list[int]]] = {}
+        for n, (keys, _) in enumerate(calls):
+            node = r.get_node_from_key(keys[0])
+            nodes.setdefault(node.name, (node.redis_connection or r.get_redis_connection(node), []))[1].append(n)
+        return list(nodes.values())
+
+    def _batch(self, client: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
+        lost: Exception = ReplyLost("the connection failed before this call's reply came back: it may have run")
+        try:
+            client.script_load(self.source)  # a batch cannot fall back to EVAL: loaded first, every time
+            got = send_batch(client, [("EVALSHA", self.sha, len(keys), *keys, *args) for keys, args in calls])
+        except UNAVAILABLE_ERRORS as error:
+            got, lost = [], error
+        return got + [lost] * (len(calls) - len(got))
 
     def __repr__(self) -> str:
         return f"<LuaScript {self.name} sha={self.sha[:8]}>"
