@@ -226,23 +226,35 @@ def _send_and_read(conn: Any, packed: Any) -> Any:
 
 
 def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    """Send ``commands`` in one write, never twice, and return one reply per command that was read.
+    """Send ``commands`` in one write, never twice, and return one reply per command, in order.
 
     An error reply comes back as its exception (the commands after it ran too). When the
-    connection fails, the replies read so far come back and the rest are missing: those
-    commands may have run, so unlike a pipeline's retry nothing is sent again. Cluster clients
-    are refused: redis-py's cluster pipeline resends a node's commands after a lost reply,
-    counting them twice; send each node's commands to its own client instead.
+    connection fails, the commands whose replies were not read yet get the connection's error
+    instead: they may have run, so unlike a pipeline's retry nothing is sent again. Cluster
+    clients are refused: redis-py's cluster pipeline resends a node's commands after a lost
+    reply, counting them twice; send each node's commands to its own client instead.
     """
     if is_cluster(r):
         raise TypeError("send_batch takes one server's client: for a cluster, one per node (LuaScript.run_many)")
-    pool = _lean_pool(r)
-    if pool is None:  # fakeredis, a single-connection client: its own pipeline (nothing there is cut half-way)
+    if not commands:
+        return []
+    if type(r).__module__.startswith("fakeredis"):  # in-process: nothing can be cut half-way or lost
         with r.pipeline(transaction=False) as pipe:
             for args in commands:
                 pipe.execute_command(*args)
             return list(pipe.execute(raise_on_error=False))
+    if getattr(r, "connection", None) is not None:  # a single-connection client: its one connection, its lock
+        with r.single_connection_lock:
+            return _send_and_read_all(r.connection, commands)
+    pool = r.connection_pool
     conn = pool.get_connection()
+    try:
+        return _send_and_read_all(conn, commands)
+    finally:
+        pool.release(conn)
+
+
+def _send_and_read_all(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
     replies: list[Any] = []
     try:
         conn.send_packed_command(conn.pack_commands(commands))
@@ -251,10 +263,11 @@ def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
                 replies.append(conn.read_response())
             except redis.ResponseError as error:
                 replies.append(error)
-    except UNAVAILABLE_ERRORS:
-        conn.disconnect()
+    except UNAVAILABLE_ERRORS as error:
+        replies += [error] * (len(commands) - len(replies))
     finally:
-        pool.release(conn)
+        if len(replies) < len(commands):  # interrupted between two reads: never hand on unread replies
+            conn.disconnect()
     return replies
 
 

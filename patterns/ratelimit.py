@@ -153,9 +153,11 @@ class Limiter:
         can differ, it says so:
         * a batch is sent once and never again: a request whose reply was lost is decided by
           ``on_unavailable`` (it may have been counted, as a hit whose reply was lost may), and
-          so is every later one while the breaker is open;
+          so is every later batch while the breaker is open. On a cluster only the requests
+          sent to the failed node are; the others in its batch were decided by their nodes;
         * a script error (a key of another type) raises once its batch has run: the requests
-          after it in that batch were counted.
+          after it in that batch were counted. The error's ``decisions`` holds every decision
+          made before the failed request, so a caller that retries can skip them.
         """
         validate.whole(batch, "batch")
         if isinstance(identifiers, (str, bytes)):
@@ -175,8 +177,9 @@ class Limiter:
                 self.breaker.trip(lost[0], f"failing {self.on_unavailable} for {len(lost)} requests")
             for reply in replies:
                 if isinstance(reply, Exception) and not isinstance(reply, UNAVAILABLE_ERRORS):
+                    reply.decisions = decisions  # type: ignore[attr-defined]  # those made before it
                     raise reply
-            decisions += [self._degraded() if isinstance(reply, Exception) else _decision(reply) for reply in replies]
+                decisions.append(self._degraded() if isinstance(reply, Exception) else _decision(reply))
 
     def _checked(self, identifier: str, cost: int) -> tuple[str, int]:
         """The key and the cost of one request, both checked: what ``hit`` needs before the breaker."""

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import patterns
 from patterns import keys
 from patterns.ratelimit import ALGORITHMS, GCRA, Decision, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket
 from patterns.ratelimit import check_rate_limit
@@ -642,11 +643,14 @@ def test_hit_many_after_the_script_cache_was_flushed_between_batches_decides_as_
     assert not any(d.degraded for d in decisions)
 
 
-def test_hit_many_never_sends_a_batch_twice_when_its_write_fails_half_way(real, monkeypatch):
+@pytest.mark.parametrize("single", [False, True], ids=["pooled", "single-connection"])
+def test_hit_many_never_sends_a_batch_twice_when_its_write_fails_half_way(real, redis_server, monkeypatch, single):
     """A batch whose write was cut may have run in part: it is decided as unavailable, never resent."""
-    limiter = FixedWindow(real, 100, 60, name=f"cut-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True, single_connection_client=True) if single \
+        else real
+    limiter = FixedWindow(client, 100, 60, name=f"cut-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
     limiter.hit("c0")  # the connection is open and the script loaded
-    connection_class = real.connection_pool.connection_class
+    connection_class = type(client.connection) if single else client.connection_pool.connection_class
     original, sent = connection_class.send_packed_command, []
 
     def cut(self, command, check_health=True):
@@ -665,6 +669,62 @@ def test_hit_many_never_sends_a_batch_twice_when_its_write_fails_half_way(real, 
     assert decisions == [Decision(False, 0, 5.0, 5.0, degraded=True)] * 10
     counted = sum(int(real.hget(limiter.key_for(f"c{i}"), "n") or 0) for i in range(3))
     assert 1 <= counted <= 1 + 5, counted  # the warm-up, and at most the half that reached the server
+    client.close()
+
+
+def test_an_interrupt_between_a_batchs_replies_leaves_no_unread_reply_for_the_next_command(real, monkeypatch):
+    """Ctrl-C in a notebook between two reads: the connection must not go back with replies unread."""
+    limiter = FixedWindow(real, 100, 60, name=f"interrupted-{uuid.uuid4().hex[:6]}")
+    limiter.hit("warm")
+    connection_class = real.connection_pool.connection_class
+    original, reads = connection_class.read_response, []
+
+    def interrupted(self, *args, **kwargs):
+        reads.append(1)
+        if len(reads) == 3:  # SCRIPT LOAD's reply, the batch's first, then the interrupt
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "read_response", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        limiter.hit_many(["a", "b", "c"], batch=3)
+    monkeypatch.undo()
+    key = keys.key(real, "t", f"probe-{uuid.uuid4().hex[:6]}")
+    assert real.set(key, "v") is True
+    assert real.get(key) == "v"
+
+
+def test_a_script_error_in_a_batch_carries_the_decisions_made_before_it(real):
+    limiter = FixedWindow(real, 100, 60, name=f"wrongtype-{uuid.uuid4().hex[:6]}")
+    real.set(limiter.key_for("bob"), "not a hash")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE") as raised:
+        limiter.hit_many(["ada", "ada", "bob", "ada"], batch=2)
+    assert [d.remaining for d in raised.value.decisions] == [99, 98]
+    real.delete(limiter.key_for("bob"))
+
+
+def test_a_node_that_fails_its_batch_makes_the_cluster_client_read_the_slot_map_again(cluster_client, monkeypatch):
+    """After a failover redis-py finds the new primary by reading the map again; a batch must do the same."""
+    limiter = FixedWindow(cluster_client, 100, 60, name=f"failover-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
+    limiter.hit("ada")
+    node = cluster_client.get_node_from_key(limiter.key_for("ada"))
+    node_class = node.redis_connection.connection_pool.connection_class
+    original = node_class.send_packed_command
+
+    def down(self, command, check_health=True):
+        data = b"".join(bytes(part) for part in command) if not isinstance(command, bytes) else command
+        if b"EVALSHA" in data and self.port == node.port:
+            self.disconnect()
+            raise redis.ConnectionError("Connection refused")
+        return original(self, command, check_health)
+
+    reread = []
+    monkeypatch.setattr(node_class, "send_packed_command", down)
+    monkeypatch.setattr(cluster_client.nodes_manager, "initialize",
+                        lambda *a, **k: reread.append(1))
+    decisions = limiter.hit_many(["ada", "ada"])
+    assert decisions == [Decision(False, 0, 5.0, 5.0, degraded=True)] * 2
+    assert reread, "the slot map was not read again after a node failed"
 
 
 def test_hit_reads_no_injected_clock_while_the_breaker_is_open():
@@ -683,3 +743,29 @@ def test_hit_many_refuses_one_identifier_passed_as_the_iterable(one):
     limiter = FixedWindow(fakeredis.FakeRedis(), 5, 60)
     with pytest.raises(TypeError, match="one per character"):
         limiter.hit_many(one)
+
+
+@pytest.mark.parametrize("single", [False, True], ids=["pooled", "single-connection"])
+def test_hit_many_never_sends_a_batch_again_when_a_reply_is_lost(real, redis_server, monkeypatch, single):
+    """The batch ran on the server and its fifth reply was lost: each request counted once, the rest degraded."""
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True, single_connection_client=True) if single \
+        else patterns.connect(redis_server.url)
+    limiter = FixedWindow(client, 100, 60, name=f"lost-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
+    limiter.hit("ada")  # the connection is open and the script loaded
+    connection_class = type(client.connection) if single else client.connection_pool.connection_class
+    original, reads = connection_class.read_response, []
+
+    def lost(self, *args, **kwargs):
+        reads.append(1)
+        if len(reads) == 1 + 5:  # SCRIPT LOAD's reply, four of the batch's, then the network fails
+            self.disconnect()
+            raise redis.ConnectionError("Connection closed by server.")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "read_response", lost)
+    decisions = limiter.hit_many(["ada"] * 10, batch=10)
+    monkeypatch.undo()
+    assert [d.remaining for d in decisions[:4]] == [98, 97, 96, 95]
+    assert decisions[4:] == [Decision(False, 0, 5.0, 5.0, degraded=True)] * 6
+    assert real.hget(limiter.key_for("ada"), "n") == "11"  # the warm-up and the ten: none of them twice
+    client.close()
