@@ -68,9 +68,7 @@ class _MarksLostReplies:
         except (redis.ConnectionError, redis.TimeoutError) as error:
             if self._patterns_quiet or isinstance(error, ReplyLost):
                 raise
-            lost = ReplyTimeout if isinstance(error, redis.TimeoutError) else ReplyLost
-            raise lost(f"{error} (the command had been sent: it may have run on the server, so it was not "
-                       "sent again)") from error
+            raise lost_reply(error) from error
 
     def on_connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
         return self._quietly(super().on_connect_check_health, *args, **kwargs)  # type: ignore[misc]
@@ -84,6 +82,12 @@ class _MarksLostReplies:
             return call(*args, **kwargs)
         finally:
             self._patterns_quiet = False
+
+
+def lost_reply(error: Exception) -> ReplyLost:
+    """The error for a command whose reply did not come: ReplyTimeout after a timeout, else ReplyLost."""
+    lost = ReplyTimeout if isinstance(error, redis.TimeoutError) else ReplyLost
+    return lost(f"{error} (the command had been sent: it may have run on the server, so it was not sent again)")
 
 
 _marked_classes: dict[type, type] = {}
@@ -417,14 +421,21 @@ def mask_password(url: str) -> str:
     return re.sub(r"([?&]password=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
 
 
-def _fake_client() -> redis.Redis:
+def embedded_server() -> Any:
+    """The process's one embedded fakeredis server: every client without a URL, sync or async, uses it."""
     import fakeredis
 
     global _fake_server
     with _lock:
         if _fake_server is None:
             _fake_server = fakeredis.FakeServer()
-    return fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
+        return _fake_server
+
+
+def _fake_client() -> redis.Redis:
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=embedded_server(), decode_responses=True)
 
 
 def _validate_url(url: str) -> None:
@@ -467,24 +478,27 @@ def _real_client(url: str) -> redis.Redis:
     client = redis.Redis(connection_pool=_pool_for(url))
     try:
         client.ping()
-    except redis.AuthenticationError as error:
-        raise BackendUnavailable(
-            f"Redis at {mask_password(url)} refused the credentials ({error}); "
-            "check the user and password in REDIS_URL"
-        ) from None
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-        raise BackendUnavailable(
-            f"Cannot reach Redis at {mask_password(url)} ({error}). Start the server or fix "
-            "REDIS_URL; or unset REDIS_URL to use the embedded fakeredis backend "
-            "(nothing to install)."
-        ) from None
-    except redis.ResponseError as error:
-        if "cluster mode" in str(error):  # the URL's /db made the client SELECT on a cluster node
-            raise ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url))) from None
-        raise PatternError(f"Redis at {mask_password(url)} answered PING with an error: {error}") from None
+    except (redis.RedisError, OSError) as error:
+        raise ping_failure(url, error) from None
     if _cluster_enabled(client):
         return _cluster_client(url)
     return client
+
+
+def ping_failure(url: str, error: Exception) -> Exception:
+    """What to raise when the first PING to ``url`` failed with ``error``: what is wrong, and what to do."""
+    if isinstance(error, redis.AuthenticationError):
+        return BackendUnavailable(f"Redis at {mask_password(url)} refused the credentials ({error}); "
+                                  "check the user and password in REDIS_URL")
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        return BackendUnavailable(
+            f"Cannot reach Redis at {mask_password(url)} ({error}). Start the server or fix "
+            "REDIS_URL; or unset REDIS_URL to use the embedded fakeredis backend "
+            "(nothing to install)."
+        )
+    if "cluster mode" in str(error):  # the URL's /db made the client SELECT on a cluster node
+        return ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url)))
+    return PatternError(f"Redis at {mask_password(url)} answered PING with an error: {error}")
 
 
 _CLUSTER_DB_MESSAGE = "REDIS_URL {url!r} selects a database, but a cluster has only database 0: end the URL with /0"

@@ -133,15 +133,28 @@ class Limiter:
 
     def hit(self, identifier: str, cost: int = 1) -> Decision:
         """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
+        sent = self._prepare(identifier, cost)
+        if type(sent) is Decision:
+            return sent
+        try:
+            reply = self.script(self.r, *sent)
+        except UNAVAILABLE_ERRORS as error:
+            return self._unavailable(error, identifier)
+        return _decision(reply)
+
+    def _prepare(self, identifier: str, cost: int) -> Any:
+        """What ``hit`` sends, ``([key], arguments)``, or its Decision when the breaker skips Redis.
+
+        Everything around the one script call, so that ``patterns.aio``'s hit only awaits it.
+        """
         key, cost = self._checked(identifier, cost)
         if self.breaker.is_open():
             return self._degraded()
-        try:
-            reply = self.script(self.r, [key], self._request(cost))
-        except UNAVAILABLE_ERRORS as error:
-            self.breaker.trip(error, f"failing {self.on_unavailable} for {identifier!r}")
-            return self._degraded()
-        return _decision(reply)
+        return [key], self._request(cost)
+
+    def _unavailable(self, error: Exception, identifier: str) -> Decision:
+        self.breaker.trip(error, f"failing {self.on_unavailable} for {identifier!r}")
+        return self._degraded()
 
     def hit_many(self, identifiers: Iterable[str], *, batch: int = 1000) -> list[Decision]:
         """``hit(identifier)`` (cost 1) for each one in turn, ``batch`` requests per round trip.
@@ -272,17 +285,17 @@ def check_rate_limit(r: Any, user_id: str, limit: int, window_seconds: float) ->
     Under any concurrency exactly ``limit`` requests pass per window.
     """
     validate.text(user_id, "user_id")
-    return _seed_limiter(r, limit, window_seconds).hit(user_id).allowed
+    return seed_limiter(r, limit, window_seconds).hit(user_id).allowed
 
 
 _SEED_LIMITERS = "_patterns_seed_limiters"  # the client's attribute holding check_rate_limit's limiters
 _SEED_LIMITERS_MAX = 64  # settings per client kept at most: a caller computing limits on the fly cannot grow it
 
 
-def _seed_limiter(r: Any, limit: int, window_seconds: float) -> SlidingLog:
-    """The SlidingLog check_rate_limit uses for ``r`` and these settings, made on the first call.
+def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[SlidingLog] = SlidingLog) -> SlidingLog:
+    """The SlidingLog (``kind``: patterns.aio's for an asyncio client) check_rate_limit uses for ``r``.
 
-    Made once rather than per request, its circuit breaker also remembers an outage from one
+    Made on the first call with these settings, once rather than per request: its circuit breaker also remembers an outage from one
     request to the next. It is kept on the client itself (as the namespace is), so it lives as
     long as the client and no longer: a global table keyed by the client would keep every client
     alive, since each limiter refers to its client. Only settings of the exact types a limiter
@@ -295,7 +308,7 @@ def _seed_limiter(r: Any, limit: int, window_seconds: float) -> SlidingLog:
         limiter = limiters.get((limit, window_seconds))
         if limiter is not None:
             return limiter
-    limiter = SlidingLog(r, limit, validate.seconds(window_seconds, "window_seconds"))
+    limiter = kind(r, limit, validate.seconds(window_seconds, "window_seconds"))
     if cacheable:
         if limiters is None or len(limiters) >= _SEED_LIMITERS_MAX:
             limiters = {}

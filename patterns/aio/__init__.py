@@ -1,0 +1,14 @@
+"""asyncio twins of the patterns: the same API, awaited, for FastAPI, Starlette or aiohttp handlers.
+
+A synchronous client inside an ``async def`` handler blocks the event loop on every Redis call:
+every other request waits. These twins use ``redis.asyncio`` (and fakeredis's async client on
+the same embedded server as ``patterns.connect()``, so a notebook that mixes both sees one
+keyspace). Everything but the I/O is the synchronous modules' own: the Lua scripts, the keys,
+the validation and the decisions.
+
+Covered so far: ``connect``, the scripts, and rate limiting (every limiter, ``check_rate_limit``).
+"""
+from .connection import connect
+from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
+
+__all__ = ["connect", "check_rate_limit", "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

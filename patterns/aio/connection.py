@@ -1,0 +1,183 @@
+"""``await connect()``: patterns.connection for asyncio, with the same backends, timeouts, retries and errors.
+
+Without a URL the client is fakeredis's async one on the process's embedded server (the one
+``patterns.connect()`` uses). With one, a ``redis.asyncio`` client from a pool per URL and per
+event loop: an asyncio connection belongs to the loop that opened it, so a pool shared across
+loops (a notebook's loop and a test's) would hand one loop another's sockets. A cluster node's
+URL gives a ``redis.asyncio.RedisCluster``.
+
+As in the synchronous module, a command that could not be sent is tried again, and one whose
+reply was lost raises ReplyLost (ReplyTimeout after a timeout) and is never sent again.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from .. import connection as sync
+from .. import keys
+from ..errors import ReplyLost
+
+
+class _SafeRetry(Retry):
+    """redis.asyncio's Retry, except that a command whose reply was lost is not sent again."""
+
+    async def call_with_retry(self, do: Callable[[], Awaitable[Any]], fail: Any, is_retryable: Any = None,
+                              with_failure_count: bool = False) -> Any:
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, ReplyLost):
+                return False
+            return is_retryable(error) if is_retryable else True
+
+        return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+def _retry() -> Retry:
+    return _SafeRetry(ExponentialBackoff(cap=0.5, base=0.05), sync.RETRIES, supported_errors=(redis.ConnectionError,))
+
+
+class _MarksLostReplies:
+    """Mixin for a redis.asyncio connection class: a failure while reading a reply is ReplyLost.
+
+    The connection's own set-up (HELLO, AUTH, SELECT) and health checks change nothing, so
+    they stay retryable, as in patterns.connection.
+    """
+
+    _patterns_quiet = False
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if self._patterns_quiet or isinstance(error, ReplyLost):
+                raise
+            raise sync.lost_reply(error) from error
+
+    async def on_connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._quietly(super().on_connect_check_health, *args, **kwargs)  # type: ignore[misc]
+
+    async def check_health(self) -> Any:
+        return await self._quietly(super().check_health)  # type: ignore[misc]
+
+    async def _quietly(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        self._patterns_quiet = True
+        try:
+            return await call(*args, **kwargs)
+        finally:
+            self._patterns_quiet = False
+
+
+_marked: dict[type, type] = {}
+
+
+def _marking(connection_class: type) -> type:
+    if issubclass(connection_class, _MarksLostReplies):
+        return connection_class
+    if connection_class not in _marked:
+        _marked[connection_class] = type(f"Patterns{connection_class.__name__}", (_MarksLostReplies, connection_class), {})
+    return _marked[connection_class]
+
+
+_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aredis.ConnectionPool]]" = \
+    weakref.WeakKeyDictionary()
+
+
+async def connect(url: str | None = None, *, namespace: str | None = None) -> Any:
+    """An asyncio client for ``url``, else for ``REDIS_URL``, else for the embedded fakeredis server.
+
+    The twin of ``patterns.connect()``: same URL rules and error messages, ``str`` replies,
+    ``namespace`` (or ``WORKBOOK_NAMESPACE``) prefixing every key the patterns build.
+    """
+    url = url if url is not None else os.environ.get("REDIS_URL", "").strip() or None
+    namespace = namespace if namespace is not None else os.environ.get("WORKBOOK_NAMESPACE") or None
+    client = await _real_client(url) if url else fake_client()
+    keys.set_namespace(client, namespace)
+    return client
+
+
+# Connections per pool (per URL and event loop). A burst of tasks waits for one of them, up to the
+# socket timeout, rather than opening a socket each: redis.asyncio's plain pool refuses the 101st
+# ("Too many connections"), which a limiter would take for an outage and fail open on.
+MAX_CONNECTIONS = 100
+
+
+def fake_client(server: Any = None) -> Any:
+    """fakeredis's asyncio client on ``server`` (default: the embedded one), pooled as connect() pools."""
+    import fakeredis
+
+    return fakeredis.FakeAsyncRedis(server=server or sync.embedded_server(), decode_responses=True,
+                                    connection_pool_class=aredis.BlockingConnectionPool,
+                                    max_connections=MAX_CONNECTIONS, timeout=sync.SOCKET_TIMEOUT)
+
+
+def _pool_for(url: str) -> aredis.ConnectionPool:
+    by_url = _pools.setdefault(asyncio.get_running_loop(), {})
+    pool = by_url.get(url)
+    if pool is None:
+        pool = by_url[url] = aredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=sync.SOCKET_TIMEOUT, decode_responses=True, socket_connect_timeout=sync.CONNECT_TIMEOUT,
+            socket_timeout=sync.SOCKET_TIMEOUT, health_check_interval=30, retry=_retry())
+        pool.connection_class = _marking(pool.connection_class)
+    return pool
+
+
+async def _real_client(url: str) -> Any:
+    sync._validate_url(url)
+    client = aredis.Redis(connection_pool=_pool_for(url))
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError) as error:
+        raise sync.ping_failure(url, error) from None
+    try:
+        clustered = bool((await client.info("cluster")).get("cluster_enabled"))
+    except redis.ResponseError:  # INFO denied (a restricted ACL user): a single server
+        clustered = False
+    if not clustered:
+        return client
+    if urlsplit(url).path.strip("/") not in ("", "0"):
+        raise ValueError(sync._CLUSTER_DB_MESSAGE.format(url=sync.mask_password(url)))
+    tls = urlsplit(url).scheme == "rediss"
+    cluster = aredis.RedisCluster.from_url(
+        url, decode_responses=True, socket_connect_timeout=sync.CONNECT_TIMEOUT, socket_timeout=sync.SOCKET_TIMEOUT,
+        retry=_retry())
+    # redis.asyncio's cluster takes no connection class: every node's connections mark lost replies
+    # (its retry loop resends only errors of exactly the types it lists, and ReplyLost is not one).
+    marked = _marking(aredis.SSLConnection if tls else aredis.Connection)
+    for kwargs in (cluster.connection_kwargs, cluster.nodes_manager.connection_kwargs):
+        kwargs["connection_class"] = marked
+    for node in cluster.nodes_manager.startup_nodes.values():
+        node.connection_class = marked
+    await cluster.initialize()
+    for node in cluster.get_nodes():
+        node.connection_class = marked
+    return cluster
+
+
+def is_cluster(r: Any) -> bool:
+    """True for an asyncio Redis Cluster client."""
+    return isinstance(r, aredis.RedisCluster)
+
+
+def gate(r: Any) -> asyncio.Semaphore | None:
+    """For a cluster client, what bounds the patterns' commands in flight at once; None otherwise.
+
+    redis.asyncio's cluster nodes refuse a connection past their limit (MaxConnectionsError,
+    a ConnectionError) instead of waiting for one, so a burst of 1,000 tasks would look like an
+    outage: a limiter would fail open. The patterns' commands wait here for one of
+    MAX_CONNECTIONS slots instead (a single server's client waits in its BlockingConnectionPool).
+    """
+    if not is_cluster(r):
+        return None
+    semaphore = getattr(r, "_patterns_gate", None)
+    if semaphore is None:
+        semaphore = asyncio.Semaphore(MAX_CONNECTIONS)
+        r._patterns_gate = semaphore
+    return semaphore

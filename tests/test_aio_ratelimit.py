@@ -1,0 +1,215 @@
+"""patterns.aio's limiters: the synchronous ones' decisions, awaited, on every backend.
+
+Each asyncio limiter is its synchronous twin with the one script call awaited, so these tests
+check what awaiting can change: the decisions (the same as the twin's, request for request),
+exactness under 1,000 concurrent tasks, degraded mode, a reply lost on the way, and a task
+cancelled at each point of its call.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import fakeredis
+import pytest
+import redis
+
+import patterns
+from patterns import aio, keys
+from patterns import ratelimit as sync
+from patterns.errors import BackendUnavailable, ReplyLost
+from patterns.ratelimit import Decision
+from helpers import Proxy
+
+ALGORITHM_NAMES = sorted(sync.ALGORITHMS)
+
+
+@pytest.fixture
+def twins(request, backend):
+    """(a synchronous client, an async function making an asyncio client of the same key space)."""
+    if backend == "fake":
+        server = fakeredis.FakeServer()
+        client = fakeredis.FakeRedis(server=server, decode_responses=True)
+
+        async def make():
+            return aio.connection.fake_client(server)
+    elif backend == "attendee":
+        attendee = request.getfixturevalue("attendee")
+        client = attendee.client()
+
+        async def make():
+            return await aio.connect(attendee.url, namespace=attendee.namespace)
+    else:
+        url = request.getfixturevalue("redis_server" if backend == "real" else "redis_cluster").url
+        client = patterns.connect(url)
+
+        async def make():
+            return await aio.connect(url)
+    return client, make
+
+
+def _run(body):
+    return asyncio.run(body())
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+def test_an_async_limiter_decides_exactly_what_its_synchronous_twin_decides(twins, algorithm):
+    client, make = twins
+    run = uuid.uuid4().hex[:6]
+    times = [1_700_000_000 + i * 0.07 + (i % 5) * 0.01 for i in range(120)]
+    callers = [f"{run}-c{i % 3}" for i in range(120)]
+
+    def decided_by_sync() -> list[Decision]:
+        clock = [0.0]
+        limiter = sync.ALGORITHMS[algorithm](client, 5, 2, name=f"sync-{run}", clock=lambda: clock[0])
+        out = []
+        for t, caller in zip(times, callers):
+            clock[0] = t
+            out.append(limiter.hit(caller, cost=1 + len(out) % 2))
+        return out
+
+    async def decided_by_async() -> list[Decision]:
+        clock = [0.0]
+        limiter = aio.ratelimit.ALGORITHMS[algorithm](await make(), 5, 2, name=f"async-{run}", clock=lambda: clock[0])
+        out = []
+        for t, caller in zip(times, callers):
+            clock[0] = t
+            out.append(await limiter.hit(caller, cost=1 + len(out) % 2))
+        return out
+
+    expected = decided_by_sync()
+    assert 0 < sum(d.allowed for d in expected) < len(expected)
+    assert _run(decided_by_async) == expected
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+def test_a_thousand_concurrent_tasks_get_exactly_the_limit(twins, algorithm):
+    _, make = twins
+
+    async def body():
+        r = await make()
+        # An hour's window: the buckets refill a request every 36 s, none while the crowd runs
+        limiter = aio.ratelimit.ALGORITHMS[algorithm](r, 100, 3600, name=f"crowd-{uuid.uuid4().hex[:6]}")
+        decisions = await asyncio.gather(*(limiter.hit("everyone") for _ in range(1000)))
+        return sum(d.allowed for d in decisions), sum(d.degraded for d in decisions)
+
+    assert _run(body) == (100, 0)
+
+
+def test_check_rate_limit_awaited_allows_the_limit_then_refuses(twins):
+    _, make = twins
+
+    async def body():
+        r = await make()
+        user = f"user-{uuid.uuid4().hex[:6]}"
+        return [await aio.check_rate_limit(r, user, 3, 60) for _ in range(5)]
+
+    assert _run(body) == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("on_unavailable", ["open", "closed"])
+def test_without_redis_an_async_limiter_fails_as_told_and_spares_the_next_requests(on_unavailable, caplog):
+    server = fakeredis.FakeServer()
+    server.connected = False
+
+    async def body():
+        limiter = aio.FixedWindow(fakeredis.FakeAsyncRedis(server=server), 5, 60, on_unavailable=on_unavailable,
+                                  breaker_seconds=3)
+        return [await limiter.hit("ada") for _ in range(3)]
+
+    expected = Decision(True, 0, 0.0, 0.0, degraded=True) if on_unavailable == "open" else \
+        Decision(False, 0, 3.0, 3.0, degraded=True)
+    assert _run(body) == [expected] * 3
+    assert caplog.text.count(f"failing {on_unavailable}") == 1
+
+
+def test_connect_refuses_a_server_that_is_not_there_with_what_to_do():
+    async def body():
+        await aio.connect("redis://127.0.0.1:1/0")
+
+    with pytest.raises(BackendUnavailable, match="Cannot reach Redis at redis://127.0.0.1:1/0.*unset REDIS_URL"):
+        _run(body)
+
+
+def test_the_async_and_the_sync_client_without_a_url_share_the_embedded_server(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    key = f"shared-{uuid.uuid4().hex[:6]}"
+    patterns.connect().set(key, "from sync", ex=60)
+
+    async def body():
+        return await (await aio.connect()).get(key)
+
+    assert _run(body) == "from sync"
+
+
+def test_an_async_hit_whose_reply_was_lost_is_counted_once_and_degrades(real, redis_server):
+    with Proxy(redis_server.port) as proxy:
+        async def body():
+            r = await aio.connect(proxy.url)
+            limiter = aio.FixedWindow(r, 10, 60, name=f"lost-{uuid.uuid4().hex[:6]}", on_unavailable="closed")
+            await limiter.hit("ada")  # connected, script loaded
+            proxy.drop_replies(1)
+            lost = await limiter.hit("ada")
+            await r.aclose()
+            return limiter, lost
+
+        limiter, lost = _run(body)
+        assert proxy.dropped == 1
+        assert lost.degraded and not lost.allowed
+        assert real.hget(limiter.key_for("ada"), "n") == "2"  # the lost one ran once: a resend would make it 3
+
+
+def test_a_lost_reply_raises_reply_lost_from_the_async_client_and_is_not_sent_again(real, redis_server):
+    with Proxy(redis_server.port) as proxy:
+        key = keys.key(real, "t", f"lost-{uuid.uuid4().hex[:6]}")
+
+        async def body():
+            r = await aio.connect(proxy.url)
+            await r.incr(key)
+            proxy.drop_replies(1)
+            try:
+                await r.incr(key)
+            finally:
+                await r.aclose()
+
+        with pytest.raises(ReplyLost, match="may have run"):
+            _run(body)
+        assert real.get(key) == "2"
+
+
+def test_every_node_of_an_async_cluster_client_marks_lost_replies(redis_cluster):
+    async def body():
+        r = await aio.connect(redis_cluster.url)
+        await r.set(f"{{n}}-{uuid.uuid4().hex[:6]}", 1, ex=60)
+        classes = {node.connection_class for node in r.get_nodes()}
+        await r.aclose()
+        return classes
+
+    classes = _run(body)
+    assert all(issubclass(c, aio.connection._MarksLostReplies) for c in classes), classes
+
+
+@pytest.mark.parametrize("steps", range(12))
+def test_a_hit_cancelled_at_any_point_counts_at_most_once_and_leaves_the_client_working(real, redis_server, steps):
+    """Cancelled after ``steps`` turns of the event loop: before sending, while reading, or after."""
+    async def body():
+        r = await aio.connect(redis_server.url)
+        limiter = aio.FixedWindow(r, 10, 60, name=f"cancel-{uuid.uuid4().hex[:6]}")
+        await limiter.hit("ada")
+        task = asyncio.ensure_future(limiter.hit("ada"))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+            finished = True
+        except asyncio.CancelledError:
+            finished = False
+        after = await limiter.hit("ada")
+        await r.aclose()
+        return limiter, finished, after
+
+    limiter, finished, after = _run(body)
+    counted = int(real.hget(limiter.key_for("ada"), "n"))
+    assert counted in ((3,) if finished else (2, 3))  # the cancelled hit ran once or not at all
+    assert after.allowed and not after.degraded and after.remaining == 10 - counted
