@@ -30,7 +30,8 @@ class Breaker:
         with self._lock:
             self._open_until = time.monotonic() + self.seconds
         self.log.warning(
-            "%s: Redis unavailable (%s); %s, and skipping Redis for %.0f s", self.name, error, action, self.seconds
+            "%s: Redis unavailable (%s); %s, and skipping Redis for %.0f s", self.name, error or type(error).__name__,
+            action, self.seconds
         )
 
     def reset(self) -> None:

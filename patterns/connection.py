@@ -347,6 +347,13 @@ def is_fake(r: Any) -> bool:
     return type(r).__module__.startswith("fakeredis")
 
 
+def is_async_client(r: Any) -> bool:
+    """True for an asyncio client (redis.asyncio's, or fakeredis's FakeAsyncRedis): its commands are awaited."""
+    import redis.asyncio
+
+    return isinstance(r, (redis.asyncio.Redis, redis.asyncio.RedisCluster))
+
+
 def is_cluster(r: Any) -> bool:
     """True for a Redis Cluster client (multi-key commands need keys in one hash slot)."""
     return isinstance(r, redis.RedisCluster)

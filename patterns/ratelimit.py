@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS, PackedArgs
+from .connection import UNAVAILABLE_ERRORS, PackedArgs, is_async_client
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def _number(value: float) -> bytes:
     return str(int(value)).encode() if float(value).is_integer() else repr(float(value)).encode()
 
 
-class Limiter:
-    """What every algorithm shares: arguments, keys, the script call and degraded mode.
+class LimiterBase:
+    """What every algorithm shares, synchronous or awaited: arguments, keys and degraded mode.
 
     limit            requests allowed per window (for the buckets: the burst capacity)
     window           seconds
@@ -93,6 +93,7 @@ class Limiter:
 
     A limiter is made once and used for every request: the script's arguments other than the
     time and the cost are computed here, as text, so a request only validates its own two.
+    Everything but the one round trip is here: ``Limiter`` sends it, ``patterns.aio``'s awaits it.
     """
 
     algorithm = ""
@@ -110,6 +111,7 @@ class Limiter:
         breaker_seconds: float = 5.0,
     ) -> None:
         validate.choice(on_unavailable, "on_unavailable", ("open", "closed"))
+        self._check_client(r)
         self.r = r
         self.limit = validate.whole(limit, "limit", maximum=MAX_LIMIT)
         self.window = validate.seconds(window, "window")
@@ -131,17 +133,6 @@ class Limiter:
         """The one Redis key this limiter keeps for ``identifier``."""
         return keys.key(self.r, self._kind, identifier)
 
-    def hit(self, identifier: str, cost: int = 1) -> Decision:
-        """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
-        sent = self._prepare(identifier, cost)
-        if type(sent) is Decision:
-            return sent
-        try:
-            reply = self.script(self.r, *sent)
-        except UNAVAILABLE_ERRORS as error:
-            return self._unavailable(error, identifier)
-        return _decision(reply)
-
     def _prepare(self, identifier: str, cost: int) -> Any:
         """What ``hit`` sends, ``([key], arguments)``, or its Decision when the breaker skips Redis.
 
@@ -155,6 +146,58 @@ class Limiter:
     def _unavailable(self, error: Exception, identifier: str) -> Decision:
         self.breaker.trip(error, f"failing {self.on_unavailable} for {identifier!r}")
         return self._degraded()
+
+    def _checked(self, identifier: str, cost: int) -> tuple[str, int]:
+        """The key and the cost of one request, both checked: what ``hit`` needs before the breaker."""
+        key = self.key_for(validate.text(identifier, "identifier"))
+        if cost.__class__ is not int or not 1 <= cost <= self.limit:  # the quick check; the full one says why
+            cost = self._checked_cost(cost)
+        return key, cost
+
+    def _request(self, cost: int) -> Any:
+        """The script's arguments for a request of ``cost`` now (an injected clock is read here)."""
+        if self.clock is None and cost == 1:
+            return self._one_now
+        now_ms = _SERVERS_CLOCK if self.clock is None else self.clock() * 1000
+        return (now_ms, *self._settings, str(cost).encode())
+
+    def _checked_cost(self, cost: Any) -> int:
+        cost = validate.whole(cost, "cost")
+        if cost > self.limit:
+            raise ValueError(f"cost {cost} is more than the limit {self.limit}: such a request could never pass")
+        return cost
+
+    def _arguments(self) -> tuple[float, ...]:
+        """The script's ARGV[2] and ARGV[3] (after the time, before the cost)."""
+        return self.limit, self.window * 1000
+
+    def _degraded(self) -> Decision:
+        if self.on_unavailable == "open":
+            return Decision(True, 0, 0.0, 0.0, degraded=True)
+        return Decision(False, 0, self.breaker.seconds, self.breaker.seconds, degraded=True)
+
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            f"patterns.aio.{type(self).__name__}, whose hit() is awaited")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(limit={self.limit}, window={self.window:g}s, name={self.name!r})"
+
+
+class Limiter(LimiterBase):
+    """A limiter for a synchronous client: ``hit()`` sends one script call and returns its Decision."""
+
+    def hit(self, identifier: str, cost: int = 1) -> Decision:
+        """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
+        sent = self._prepare(identifier, cost)
+        if type(sent) is Decision:
+            return sent
+        try:
+            reply = self.script(self.r, *sent)
+        except UNAVAILABLE_ERRORS as error:
+            return self._unavailable(error, identifier)
+        return _decision(reply)
 
     def hit_many(self, identifiers: Iterable[str], *, batch: int = 1000) -> list[Decision]:
         """``hit(identifier)`` (cost 1) for each one in turn, ``batch`` requests per round trip.
@@ -194,37 +237,6 @@ class Limiter:
                     raise reply
                 decisions.append(self._degraded() if isinstance(reply, Exception) else _decision(reply))
 
-    def _checked(self, identifier: str, cost: int) -> tuple[str, int]:
-        """The key and the cost of one request, both checked: what ``hit`` needs before the breaker."""
-        key = self.key_for(validate.text(identifier, "identifier"))
-        if cost.__class__ is not int or not 1 <= cost <= self.limit:  # the quick check; the full one says why
-            cost = self._checked_cost(cost)
-        return key, cost
-
-    def _request(self, cost: int) -> Any:
-        """The script's arguments for a request of ``cost`` now (an injected clock is read here)."""
-        if self.clock is None and cost == 1:
-            return self._one_now
-        now_ms = _SERVERS_CLOCK if self.clock is None else self.clock() * 1000
-        return (now_ms, *self._settings, str(cost).encode())
-
-    def _checked_cost(self, cost: Any) -> int:
-        cost = validate.whole(cost, "cost")
-        if cost > self.limit:
-            raise ValueError(f"cost {cost} is more than the limit {self.limit}: such a request could never pass")
-        return cost
-
-    def _arguments(self) -> tuple[float, ...]:
-        """The script's ARGV[2] and ARGV[3] (after the time, before the cost)."""
-        return self.limit, self.window * 1000
-
-    def _degraded(self) -> Decision:
-        if self.on_unavailable == "open":
-            return Decision(True, 0, 0.0, 0.0, degraded=True)
-        return Decision(False, 0, self.breaker.seconds, self.breaker.seconds, degraded=True)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(limit={self.limit}, window={self.window:g}s, name={self.name!r})"
 
 
 class SlidingLog(Limiter):
@@ -292,7 +304,7 @@ _SEED_LIMITERS = "_patterns_seed_limiters"  # the client's attribute holding che
 _SEED_LIMITERS_MAX = 64  # settings per client kept at most: a caller computing limits on the fly cannot grow it
 
 
-def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[SlidingLog] = SlidingLog) -> SlidingLog:
+def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[LimiterBase] = SlidingLog) -> Any:
     """The SlidingLog (``kind``: patterns.aio's for an asyncio client) check_rate_limit uses for ``r``.
 
     Made on the first call with these settings, once rather than per request: its circuit breaker also remembers an outage from one
@@ -305,7 +317,7 @@ def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[SlidingLo
     cacheable = type(limit) is int and (type(window_seconds) is float or type(window_seconds) is int)
     limiters = getattr(r, _SEED_LIMITERS, None) if cacheable else None
     if limiters is not None:
-        limiter = limiters.get((limit, window_seconds))
+        limiter = limiters.get((kind, limit, window_seconds))
         if limiter is not None:
             return limiter
     limiter = kind(r, limit, validate.seconds(window_seconds, "window_seconds"))
@@ -316,5 +328,5 @@ def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[SlidingLo
                 setattr(r, _SEED_LIMITERS, limiters)
             except AttributeError:  # a client that takes no attributes: a limiter per call, as before
                 return limiter
-        limiters[(limit, window_seconds)] = limiter
+        limiters[(kind, limit, window_seconds)] = limiter
     return limiter

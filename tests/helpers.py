@@ -104,6 +104,7 @@ class Proxy:
     ``refuse(n)``: the next ``n`` connections are closed as soon as they are accepted, before
     any command could reach the server. ``drop_replies(n)``: the next ``n`` replies are
     swallowed and their connection cut, after the server has run the command.
+    ``hold_replies(True)``: replies wait in the proxy (a slow server) until ``hold_replies(False)``.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -117,6 +118,8 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.to_refuse = self.to_drop = 0
         self.refused = self.dropped = 0
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         self._open: list[Any] = []
         self._closed = False
@@ -129,6 +132,12 @@ class Proxy:
     def refuse(self, n: int) -> None:
         with self._lock:
             self.to_refuse = n
+
+    def hold_replies(self, held: bool) -> None:
+        if held:
+            self._flowing.clear()
+        else:
+            self._flowing.set()
 
     def drop_replies(self, n: int) -> None:
         with self._lock:
@@ -160,6 +169,7 @@ class Proxy:
                 if not data:
                     break
                 if replies:
+                    self._flowing.wait()
                     with self._lock:
                         drop = self.to_drop > 0
                         if drop:

@@ -17,7 +17,7 @@ import redis
 import patterns
 from patterns import aio, keys
 from patterns import ratelimit as sync
-from patterns.errors import BackendUnavailable, ReplyLost
+from patterns.errors import BackendUnavailable, PatternError, ReplyLost
 from patterns.ratelimit import Decision
 from helpers import Proxy
 
@@ -75,6 +75,7 @@ def test_an_async_limiter_decides_exactly_what_its_synchronous_twin_decides(twin
         for t, caller in zip(times, callers):
             clock[0] = t
             out.append(await limiter.hit(caller, cost=1 + len(out) % 2))
+        await limiter.r.aclose()
         return out
 
     expected = decided_by_sync()
@@ -88,9 +89,12 @@ def test_a_thousand_concurrent_tasks_get_exactly_the_limit(twins, algorithm):
 
     async def body():
         r = await make()
+        if hasattr(r, "connection_pool"):  # the pool's wait for a free connection is not what is tested here:
+            r.connection_pool.timeout = None  # on a loaded machine 1,000 tasks may take longer than 5 s
         # An hour's window: the buckets refill a request every 36 s, none while the crowd runs
         limiter = aio.ratelimit.ALGORITHMS[algorithm](r, 100, 3600, name=f"crowd-{uuid.uuid4().hex[:6]}")
         decisions = await asyncio.gather(*(limiter.hit("everyone") for _ in range(1000)))
+        await r.aclose()
         return sum(d.allowed for d in decisions), sum(d.degraded for d in decisions)
 
     assert _run(body) == (100, 0)
@@ -102,7 +106,9 @@ def test_check_rate_limit_awaited_allows_the_limit_then_refuses(twins):
     async def body():
         r = await make()
         user = f"user-{uuid.uuid4().hex[:6]}"
-        return [await aio.check_rate_limit(r, user, 3, 60) for _ in range(5)]
+        decided = [await aio.check_rate_limit(r, user, 3, 60) for _ in range(5)]
+        await r.aclose()
+        return decided
 
     assert _run(body) == [True, True, True, False, False]
 
@@ -180,7 +186,7 @@ def test_a_lost_reply_raises_reply_lost_from_the_async_client_and_is_not_sent_ag
 def test_every_node_of_an_async_cluster_client_marks_lost_replies(redis_cluster):
     async def body():
         r = await aio.connect(redis_cluster.url)
-        await r.set(f"{{n}}-{uuid.uuid4().hex[:6]}", 1, ex=60)
+        await r.set(f"{{n}}-{uuid.uuid4().hex[:6]}", 1, ex=60)  # the nodes are found and connected
         classes = {node.connection_class for node in r.get_nodes()}
         await r.aclose()
         return classes
@@ -199,6 +205,7 @@ def test_a_hit_cancelled_at_any_point_counts_at_most_once_and_leaves_the_client_
         task = asyncio.ensure_future(limiter.hit("ada"))
         for _ in range(steps):
             await asyncio.sleep(0)
+        pending = not task.done()
         task.cancel()
         try:
             await task
@@ -207,9 +214,83 @@ def test_a_hit_cancelled_at_any_point_counts_at_most_once_and_leaves_the_client_
             finished = False
         after = await limiter.hit("ada")
         await r.aclose()
-        return limiter, finished, after
+        return limiter, pending, finished, after
 
-    limiter, finished, after = _run(body)
+    limiter, pending, finished, after = _run(body)
+    assert not (pending and finished), "a task still running when cancelled went on and returned a Decision"
     counted = int(real.hget(limiter.key_for("ada"), "n"))
     assert counted in ((3,) if finished else (2, 3))  # the cancelled hit ran once or not at all
     assert after.allowed and not after.degraded and after.remaining == 10 - counted
+
+
+def test_a_client_made_in_one_event_loop_is_refused_in_another_with_what_to_do(redis_server):
+    made = {}
+
+    async def first():
+        made["r"] = await aio.connect(redis_server.url)
+        made["limiter"] = aio.FixedWindow(made["r"], 5, 60, name=f"loops-{uuid.uuid4().hex[:6]}")
+        return (await made["limiter"].hit("ada")).allowed
+
+    async def second():
+        return await made["limiter"].hit("ada")
+
+    assert _run(first)
+    with pytest.raises(PatternError, match="another event loop.*lifespan"):
+        _run(second)
+
+
+def test_pools_of_event_loops_that_closed_are_let_go(redis_server):
+    async def one_loop():
+        r = await aio.connect(redis_server.url)
+        await aio.FixedWindow(r, 5, 60, name=f"pools-{uuid.uuid4().hex[:6]}").hit("ada")
+
+    for _ in range(5):
+        _run(one_loop)
+    open_loops = [loop for loop in aio.connection._pools if not loop.is_closed()]
+    assert len(aio.connection._pools) - len(open_loops) <= 1, "every closed loop's pool is still kept"
+
+
+def test_a_limiter_refuses_a_client_of_the_other_kind():
+    with pytest.raises(TypeError, match="is an asyncio client: use patterns.aio.SlidingLog"):
+        sync.SlidingLog(fakeredis.FakeAsyncRedis(), 5, 60)
+    with pytest.raises(TypeError, match="is not an asyncio client: use patterns.ratelimit.GCRA"):
+        aio.GCRA(fakeredis.FakeRedis(), 5, 60)
+    assert not isinstance(aio.SlidingLog(fakeredis.FakeAsyncRedis(), 5, 60), sync.SlidingLog)
+    assert repr(aio.SlidingLog(fakeredis.FakeAsyncRedis(), 5, 60)).startswith("aio.SlidingLog(")
+
+
+def test_the_sync_and_the_async_check_rate_limit_do_not_share_a_limiter():
+    server = fakeredis.FakeServer()
+    sync_client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    with pytest.raises(TypeError, match="is not an asyncio client"):
+        _run(lambda: aio.check_rate_limit(sync_client, "ada", 3, 60))
+    assert sync.check_rate_limit(sync_client, "ada", 3, 60) is True  # not left broken by the wrong call
+
+
+def test_a_cancel_while_the_server_is_slow_ends_the_task_at_once(redis_server):
+    """Python 3.11's wait_for lost a cancel that came as the write finished: the task waited out its timeout."""
+    from helpers import Proxy
+    with Proxy(redis_server.port) as proxy:
+        async def body():
+            r = await aio.connect(proxy.url)
+            limiter = aio.FixedWindow(r, 10, 60, name=f"slow-{uuid.uuid4().hex[:6]}")
+            await limiter.hit("ada")
+            outcomes = []
+            for steps in range(4):
+                proxy.hold_replies(True)  # the server's replies wait in the proxy
+                task = asyncio.ensure_future(limiter.hit("ada"))
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                try:
+                    outcomes.append(await asyncio.wait_for(task, 2))
+                except asyncio.CancelledError:
+                    outcomes.append("cancelled")
+                proxy.hold_replies(False)
+            after = await limiter.hit("bob")
+            await r.aclose()
+            return outcomes, after
+
+        outcomes, after = _run(body)
+        assert outcomes == ["cancelled"] * 4
+        assert not after.degraded

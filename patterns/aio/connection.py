@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.connection import async_timeout
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from .. import connection as sync
 from .. import keys
-from ..errors import ReplyLost
+from ..errors import PatternError, ReplyLost
 
 
 class _SafeRetry(Retry):
@@ -60,6 +61,26 @@ class _MarksLostReplies:
             if self._patterns_quiet or isinstance(error, ReplyLost):
                 raise
             raise sync.lost_reply(error) from error
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """redis.asyncio's send, with the write bounded by ``asyncio.timeout`` instead of ``wait_for``.
+
+        On Python 3.11 ``asyncio.wait_for`` loses a cancellation that arrives as the write
+        finishes: the cancelled task goes on waiting for its reply, up to the socket timeout.
+        The write itself, the disconnect on any failure and the errors are redis-py's.
+        """
+        timeout = self.socket_timeout  # type: ignore[attr-defined]
+        if not timeout:
+            return await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        self.socket_timeout = None  # type: ignore[attr-defined]  # redis-py's wait_for is skipped...
+        try:
+            async with async_timeout(timeout):  # ...and the same bound applies here (asyncio.timeout on 3.11)
+                return await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except asyncio.TimeoutError:
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise redis.TimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout  # type: ignore[attr-defined]
 
     async def on_connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
         return await self._quietly(super().on_connect_check_health, *args, **kwargs)  # type: ignore[misc]
@@ -100,7 +121,21 @@ async def connect(url: str | None = None, *, namespace: str | None = None) -> An
     namespace = namespace if namespace is not None else os.environ.get("WORKBOOK_NAMESPACE") or None
     client = await _real_client(url) if url else fake_client()
     keys.set_namespace(client, namespace)
+    client._patterns_loop = asyncio.get_running_loop()
     return client
+
+
+def check_loop(r: Any) -> None:
+    """Refuse a client made by connect() in another event loop, with what to do instead.
+
+    Its connections, pool and locks belong to the loop it was made in: in another one they
+    fail with "Event loop is closed" or "bound to a different event loop", after the command
+    may have run. A web app makes its client in the loop that serves it (FastAPI's lifespan).
+    """
+    made_in = getattr(r, "_patterns_loop", None)
+    if made_in is not None and made_in is not asyncio.get_running_loop():
+        raise PatternError("this client was made by patterns.aio.connect() in another event loop; call "
+                           "connect() in the loop that uses it (for a web app, at start-up in its lifespan)")
 
 
 # Connections per pool (per URL and event loop). A burst of tasks waits for one of them, up to the
@@ -119,6 +154,8 @@ def fake_client(server: Any = None) -> Any:
 
 
 def _pool_for(url: str) -> aredis.ConnectionPool:
+    for loop in [loop for loop in _pools if loop.is_closed()]:  # a pool keeps its loop alive: drop both
+        del _pools[loop]
     by_url = _pools.setdefault(asyncio.get_running_loop(), {})
     pool = by_url.get(url)
     if pool is None:
@@ -147,7 +184,7 @@ async def _real_client(url: str) -> Any:
     tls = urlsplit(url).scheme == "rediss"
     cluster = aredis.RedisCluster.from_url(
         url, decode_responses=True, socket_connect_timeout=sync.CONNECT_TIMEOUT, socket_timeout=sync.SOCKET_TIMEOUT,
-        retry=_retry())
+        retry=_retry(), max_connections=4 * MAX_CONNECTIONS)  # room for the app's own commands beside the gate
     # redis.asyncio's cluster takes no connection class: every node's connections mark lost replies
     # (its retry loop resends only errors of exactly the types it lists, and ReplyLost is not one).
     marked = _marking(aredis.SSLConnection if tls else aredis.Connection)
@@ -172,7 +209,9 @@ def gate(r: Any) -> asyncio.Semaphore | None:
     redis.asyncio's cluster nodes refuse a connection past their limit (MaxConnectionsError,
     a ConnectionError) instead of waiting for one, so a burst of 1,000 tasks would look like an
     outage: a limiter would fail open. The patterns' commands wait here for one of
-    MAX_CONNECTIONS slots instead (a single server's client waits in its BlockingConnectionPool).
+    MAX_CONNECTIONS slots instead (a single server's client waits in its BlockingConnectionPool),
+    and connect() gives each node four times as many connections, so the app's own commands on
+    the same client have room beside them. Make one cluster client and share it.
     """
     if not is_cluster(r):
         return None

@@ -1,8 +1,10 @@
 """Rate limiting for asyncio: every limiter of patterns.ratelimit, with ``await limiter.hit(...)``.
 
-Each class is its synchronous twin with ``hit`` awaited: the same script, key, arguments,
-validation, circuit breaker, fail-open or fail-closed decision and Decision. Only the one
-round trip differs, so the two cannot drift apart.
+Each class is made from its synchronous twin: the same algorithm, script, key, arguments,
+validation, circuit breaker, fail-open or fail-closed decision and Decision, all from
+``patterns.ratelimit.LimiterBase`` and the twin's own settings. Only the one round trip
+differs (awaited), so the two cannot drift apart. They are not subclasses of the synchronous
+classes: code written for those would call ``hit()`` and get a coroutine, never run.
 """
 from __future__ import annotations
 
@@ -10,50 +12,48 @@ from typing import Any
 
 from .. import ratelimit as sync
 from .. import validate
-from ..connection import UNAVAILABLE_ERRORS
-from ..ratelimit import Decision
+from ..connection import UNAVAILABLE_ERRORS, is_async_client
+from ..ratelimit import Decision, LimiterBase
 from .scripts import run
 
 
-class _Awaited:
-    """What every asyncio limiter changes in its synchronous twin: the script call is awaited."""
+class AsyncLimiter(LimiterBase):
+    """What every asyncio limiter adds to what all limiters share: ``hit()``, awaited."""
 
-    async def hit(self, identifier: str, cost: int = 1) -> Decision:  # type: ignore[override]
+    async def hit(self, identifier: str, cost: int = 1) -> Decision:
         """Count one request of ``cost`` units for ``identifier`` if it is allowed."""
-        sent = self._prepare(identifier, cost)  # type: ignore[attr-defined]
+        sent = self._prepare(identifier, cost)
         if type(sent) is Decision:
             return sent
         try:
-            reply = await run(self.script, self.r, *sent)  # type: ignore[attr-defined]
+            reply = await run(self.script, self.r, *sent)
         except UNAVAILABLE_ERRORS as error:
-            return self._unavailable(error, identifier)  # type: ignore[attr-defined]
+            return self._unavailable(error, identifier)
         return sync._decision(reply)
 
-    def hit_many(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("hit_many is synchronous only for now: use patterns.ratelimit for replays")
+    def _check_client(self, r: Any) -> None:
+        if not is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
+                            f"patterns.ratelimit.{type(self).__name__} with it, or make one with await patterns.aio.connect()")
+
+    def __repr__(self) -> str:
+        return f"aio.{super().__repr__()}"
 
 
-class SlidingLog(_Awaited, sync.SlidingLog):
-    __doc__ = sync.SlidingLog.__doc__
+def _twin(limiter: type[sync.Limiter]) -> type[AsyncLimiter]:
+    """The asyncio class of a synchronous limiter: its algorithm, script and arguments, its docstring."""
+    return type(limiter.__name__, (AsyncLimiter,), {
+        "algorithm": limiter.algorithm, "script": limiter.script, "_arguments": limiter._arguments,
+        "__doc__": limiter.__doc__, "__module__": __name__, "__qualname__": limiter.__name__})
 
 
-class FixedWindow(_Awaited, sync.FixedWindow):
-    __doc__ = sync.FixedWindow.__doc__
+SlidingLog = _twin(sync.SlidingLog)
+FixedWindow = _twin(sync.FixedWindow)
+SlidingWindowCounter = _twin(sync.SlidingWindowCounter)
+TokenBucket = _twin(sync.TokenBucket)
+GCRA = _twin(sync.GCRA)
 
-
-class SlidingWindowCounter(_Awaited, sync.SlidingWindowCounter):
-    __doc__ = sync.SlidingWindowCounter.__doc__
-
-
-class TokenBucket(_Awaited, sync.TokenBucket):
-    __doc__ = sync.TokenBucket.__doc__
-
-
-class GCRA(_Awaited, sync.GCRA):
-    __doc__ = sync.GCRA.__doc__
-
-
-ALGORITHMS: dict[str, type[sync.Limiter]] = {
+ALGORITHMS: dict[str, type[AsyncLimiter]] = {
     cls.algorithm: cls for cls in (SlidingLog, FixedWindow, SlidingWindowCounter, TokenBucket, GCRA)
 }
 
