@@ -16,10 +16,10 @@ import logging
 import random
 import secrets
 import time
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from . import keys, validate
-from .connection import UNAVAILABLE_ERRORS, with_timeout
+from .connection import UNAVAILABLE_ERRORS, is_async_client, with_timeout
 from .errors import LockLost, LockNotAcquired, LockUnavailable, ReplyLost
 from .scripts import load_script
 
@@ -64,8 +64,10 @@ def _check_wait(timeout: Any) -> float:
     return validate.seconds(timeout, "timeout", zero=True)
 
 
-class Lock:
-    """A lease on ``name``: at most one holder at a time, for at most ``ttl`` seconds.
+class LockBase:
+    """What a lock decides around its script calls, for Lock and for patterns.aio's (which awaits them).
+
+    A lease on ``name``: at most one holder at a time, for at most ``ttl`` seconds.
 
     timeout     seconds to wait for the lock in acquire() / ``with``; 0: try once
     backoff     first wait between attempts (doubles up to ``max_backoff``, with full jitter,
@@ -74,6 +76,7 @@ class Lock:
 
     def __init__(self, r: Any, name: str, ttl: float = 10.0, timeout: float = 10.0, *,
                  backoff: float = 0.01, max_backoff: float = 0.5) -> None:
+        self._check_client(r)
         self.r = r
         self.name = name
         self.key, self.fence_key = _check_name(r, name)
@@ -87,50 +90,114 @@ class Lock:
         self.fencing_token: int | None = None
         self.attempts = 0  # tries the last acquire() needed
 
-    def acquire(self, timeout: float | None = None) -> bool:
-        """Take the lock, waiting up to ``timeout`` seconds; True when held."""
+    # What acquire, release and extend decide around their one script call: here once, for Lock
+    # and for patterns.aio's, which only awaits the calls.
+
+    def _start(self, timeout: float | None) -> tuple[str, Iterator[float]]:
+        """A new token (128 random bits: nobody else has it) and the pause before each try."""
         timeout = self.timeout if timeout is None else _check_wait(timeout)
-        deadline = time.monotonic() + timeout
-        token = secrets.token_hex(16)  # 128 random bits: nobody else can hold the same token
-        delay, self.attempts = self.backoff, 0
+        self.attempts = 0
+        return secrets.token_hex(16), self._pauses(time.monotonic() + timeout)
+
+    def _pauses(self, deadline: float) -> Iterator[float]:
+        """0 before the first try, then full-jitter waits that double up to max_backoff, until ``deadline``."""
+        delay = self.backoff
+        yield 0.0
         while True:
-            self.attempts += 1
-            try:
-                fence = _ACQUIRE(self.r, [self.key, self.fence_key], [token, int(self.ttl * 1000)])
-            except ReplyLost as error:
-                raise LockUnavailable(
-                    f"lost Redis's answer while taking lock {self.name!r} ({error}): it may have been granted, "
-                    f"and if so it ends by itself within {self.ttl:g} s; this Lock does not hold it"
-                ) from None
-            except UNAVAILABLE_ERRORS as error:
-                raise LockUnavailable(
-                    f"cannot reach Redis to take lock {self.name!r} ({error}); the lock was not granted"
-                ) from None
-            if fence is not None:
-                self.token, self.fencing_token = token, int(fence)
-                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
-            time.sleep(min(remaining, random.uniform(0, delay)))  # full jitter
+                return
+            yield min(remaining, random.uniform(0, delay))
             delay = min(delay * 2, self.max_backoff)
 
-    def release(self) -> None:
-        """Give the lock back. Raises LockLost if the lease had already run out."""
+    def _acquire_call(self, token: str) -> tuple[list[str], list[Any]]:
+        return [self.key, self.fence_key], [token, int(self.ttl * 1000)]
+
+    def _unavailable(self, error: Exception) -> LockUnavailable:
+        if isinstance(error, ReplyLost):
+            return LockUnavailable(
+                f"lost Redis's answer while taking lock {self.name!r} ({error}): it may have been granted, "
+                f"and if so it ends by itself within {self.ttl:g} s; this Lock does not hold it")
+        return LockUnavailable(f"cannot reach Redis to take lock {self.name!r} ({error}); the lock was not granted")
+
+    def _granted(self, token: str, fence: Any) -> bool:
+        self.attempts += 1
+        if fence is None:
+            return False
+        self.token, self.fencing_token = token, int(fence)
+        return True
+
+    def _giving_back(self) -> str:
         token, self.token = self.token, None
         if token is None:
             raise LockLost(f"lock {self.name!r} is not held by this Lock (never acquired, or already released)")
+        return token
+
+    def _expired(self) -> LockLost:
+        return LockLost(
+            f"lock {self.name!r} expired before release (lease {self.ttl:g} s): another client may have held it "
+            "meanwhile; use a longer ttl, extend() while working, and fencing tokens at the resource")
+
+    def _extension(self, ttl: float | None) -> int:
+        ttl = self.ttl if ttl is None else _check_lease(ttl)
+        if self.token is None:
+            raise self._not_extended()
+        return int(ttl * 1000)
+
+    def _not_extended(self) -> LockLost:
+        return LockLost(f"cannot extend lock {self.name!r}: its lease has run out or it was never held")
+
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            "patterns.aio.Lock, with `async with`")
+
+    def _release_problem(self, error: Exception, *, failed: bool) -> None:
+        """What a release at the end of the protected work does with ``error``.
+
+        A lease that ran out is reported (LockLost), unless the work itself raised: then
+        the work's exception is what the caller must see, and the lost lease is logged
+        beside it instead of hiding it (redis-py #3532).
+        """
+        if isinstance(error, LockLost):
+            if not failed:
+                raise error
+            log.warning("%s (while the protected code was raising its own error)", error)
+            return
+        # The work is done (or failed on its own); whether the release reached Redis is unknown.
+        # Either way the lease ends by itself within ttl: say so, and do not hide the outcome.
+        log.warning("lock %r: could not confirm its release (%s); if it is still held, its lease ends "
+                    "within %g s", self.name, error, self.ttl)
+
+
+class Lock(LockBase):
+    """A lease on ``name`` for a synchronous client: ``with Lock(r, name):`` or acquire() and release()."""
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds; True when held."""
+        token, pauses = self._start(timeout)
+        for pause in pauses:
+            if pause:
+                time.sleep(pause)
+            try:
+                fence = _ACQUIRE(self.r, *self._acquire_call(token))
+            except UNAVAILABLE_ERRORS as error:
+                raise self._unavailable(error) from None
+            if self._granted(token, fence):
+                return True
+        return False
+
+    def release(self) -> None:
+        """Give the lock back. Raises LockLost if the lease had already run out."""
+        token = self._giving_back()
         if not _RELEASE(self.r, [self.key], [token]):
-            raise LockLost(
-                f"lock {self.name!r} expired before release (lease {self.ttl:g} s): another client may have held it "
-                "meanwhile; use a longer ttl, extend() while working, and fencing tokens at the resource"
-            )
+            raise self._expired()
 
     def extend(self, ttl: float | None = None) -> None:
         """Renew the lease to ``ttl`` seconds from now (default: the original ttl); only while held."""
-        ttl = self.ttl if ttl is None else _check_lease(ttl)
-        if self.token is None or not _EXTEND(self.r, [self.key], [self.token, int(ttl * 1000)]):
-            raise LockLost(f"cannot extend lock {self.name!r}: its lease has run out or it was never held")
+        ttl_ms = self._extension(ttl)
+        if not _EXTEND(self.r, [self.key], [self.token, ttl_ms]):
+            raise self._not_extended()
 
     def locked(self) -> bool:
         """Does anyone hold the lock right now?"""
@@ -152,24 +219,11 @@ class Lock:
         self._release_after(failed=exc_type is not None)
 
     def _release_after(self, *, failed: bool) -> None:
-        """Release at the end of the protected work.
-
-        A lease that ran out is reported (LockLost), unless the work itself raised: then
-        the work's exception is what the caller must see, and the lost lease is logged
-        beside it instead of hiding it (redis-py #3532).
-        """
+        """Release at the end of the protected work (see _release_problem)."""
         try:
             self.release()
-        except LockLost as error:
-            if not failed:
-                raise
-            log.warning("%s (while the protected code was raising its own error)", error)
-        except UNAVAILABLE_ERRORS as error:
-            # The work is done (or failed on its own); whether the release reached Redis is unknown.
-            # Either way the lease ends by itself within ttl: say so, and do not hide the outcome.
-            log.warning("lock %r: could not confirm its release (%s); if it is still held, its lease ends "
-                        "within %g s", self.name, error, self.ttl)
-
+        except (LockLost, *UNAVAILABLE_ERRORS) as error:
+            self._release_problem(error, failed=failed)
 
 def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     """The seed's withLock: run ``fn()`` holding lock ``key``; returns its result.
@@ -180,7 +234,7 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     lock = Lock(r, key, ttl=validate.milliseconds(ttl_ms, "ttl_ms") / 1000, timeout=0)
     validate.function(fn, "fn", "nothing")
     if not lock.acquire():
-        raise LockNotAcquired(f"could not acquire lock {key!r}: it is held by someone else")
+        raise not_acquired(key)
     try:
         result = fn()
     except BaseException:
@@ -188,6 +242,10 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
         raise
     lock._release_after(failed=False)
     return result
+
+
+def not_acquired(key: str) -> LockNotAcquired:
+    return LockNotAcquired(f"could not acquire lock {key!r}: it is held by someone else")
 
 
 def _server_identity(r: Any) -> Any:

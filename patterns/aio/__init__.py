@@ -6,9 +6,11 @@ the same embedded server as ``patterns.connect()``, so a notebook that mixes bot
 keyspace). Everything but the I/O is the synchronous modules' own: the Lua scripts, the keys,
 the validation and the decisions.
 
-Covered so far: ``connect``, the scripts, and rate limiting (every limiter, ``check_rate_limit``).
+Covered so far: ``connect``, the scripts, rate limiting (every limiter, ``check_rate_limit``) and
+locking (``Lock`` with ``async with``, ``with_lock``).
 """
 from .connection import connect
+from .lock import Lock, with_lock
 from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
 
-__all__ = ["connect", "check_rate_limit", "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]
+__all__ = ["connect", "Lock", "with_lock", "check_rate_limit", "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

@@ -1,0 +1,149 @@
+"""Distributed locking for asyncio: patterns.lock's Lock and with_lock, awaited and safe to cancel.
+
+``async with Lock(r, "report"):`` and ``await with_lock(r, "report", fn)`` decide everything as
+the synchronous ones do (the same scripts, tokens, fencing, backoff, errors and messages, from
+``patterns.lock.Lock``). What asyncio adds is cancellation: a task can be cancelled at any
+await, for example when the HTTP client of a request goes away.
+
+* A cancelled release is not abandoned half-way: the release goes on to completion in the
+  background, so the lock is not left held for its whole lease (redis-py #3847).
+* A cancelled acquire whose grant arrives after the cancel gives that grant back, in the
+  background: nobody holds a lock that no code knows it has.
+
+What no client can do: a grant whose reply never arrives (the connection died, or the event
+loop stopped before the background release ran) is held until its lease ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
+
+from .. import lock as sync
+from .. import validate
+from ..connection import UNAVAILABLE_ERRORS, is_async_client
+from ..errors import LockLost, LockNotAcquired
+from .scripts import run
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_background: set[asyncio.Future[Any]] = set()  # releases still running after their caller was cancelled
+
+
+def _finish_in_background(call: asyncio.Future[Any]) -> None:
+    _background.add(call)
+    call.add_done_callback(_background.discard)
+    call.add_done_callback(_quietly)
+
+
+def _quietly(call: asyncio.Future[Any]) -> None:
+    if not call.cancelled() and call.exception() is not None:
+        log.warning("a lock call finished in the background failed (%s): its lease ends by itself", call.exception())
+
+
+class Lock(sync.LockBase):
+    """patterns.lock.Lock's twin: ``await acquire()``, ``await release()``, ``await extend()``, ``async with``.
+
+    Made from ``patterns.lock.LockBase``, not from the synchronous Lock: code written for that
+    one would call ``acquire()``, get a coroutine (which is true) and think it held the lock.
+    """
+
+    async def acquire(self, timeout: float | None = None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds; True when held."""
+        token, pauses = self._start(timeout)
+        for pause in pauses:
+            if pause:
+                await asyncio.sleep(pause)
+            call = asyncio.ensure_future(run(sync._ACQUIRE, self.r, *self._acquire_call(token)))
+            try:
+                fence = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                call.add_done_callback(lambda done: self._give_back_late_grant(done, token))
+                raise
+            except UNAVAILABLE_ERRORS as error:
+                raise self._unavailable(error) from None
+            if self._granted(token, fence):
+                return True
+        return False
+
+    def _give_back_late_grant(self, call: asyncio.Future[Any], token: str) -> None:
+        if call.cancelled() or call.exception() is not None or call.result() is None:
+            return  # not granted (or unknown: then the lease ends by itself)
+        _finish_in_background(asyncio.ensure_future(run(sync._RELEASE, self.r, [self.key], [token])))
+
+    async def release(self) -> None:
+        """Give the lock back. Raises LockLost if the lease had already run out."""
+        token = self._giving_back()
+        call = asyncio.ensure_future(run(sync._RELEASE, self.r, [self.key], [token]))
+        try:
+            released = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            _finish_in_background(call)  # the release goes on: a cancel must not leave the lock held
+            raise
+        if not released:
+            raise self._expired()
+
+    async def extend(self, ttl: float | None = None) -> None:
+        """Renew the lease to ``ttl`` seconds from now (default: the original ttl); only while held."""
+        ttl_ms = self._extension(ttl)
+        if not await run(sync._EXTEND, self.r, [self.key], [self.token, ttl_ms]):
+            raise self._not_extended()
+
+    async def locked(self) -> bool:
+        """Does anyone hold the lock right now?"""
+        return bool(await self.r.exists(self.key))
+
+    async def owned(self) -> bool:
+        """Does this Lock hold it right now (its lease has not run out)?"""
+        held = await self.r.get(self.key)
+        if isinstance(held, bytes):
+            held = held.decode()
+        return self.token is not None and held == self.token
+
+    def __enter__(self) -> Any:
+        raise TypeError("patterns.aio.Lock is used with `async with`, not `with`")
+
+    def __exit__(self, *exc: Any) -> None:  # never reached: __enter__ refuses
+        pass
+
+    def _check_client(self, r: Any) -> None:
+        if not is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
+                            "patterns.lock.Lock with it, or make one with await patterns.aio.connect()")
+
+    async def __aenter__(self) -> "Lock":
+        if not await self.acquire():
+            raise LockNotAcquired(f"lock {self.name!r} is held by someone else (waited {self.timeout:g} s)")
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        await self._release_after_async(failed=exc_type is not None)
+
+    async def _release_after_async(self, *, failed: bool) -> None:
+        try:
+            await self.release()
+        except (LockLost, *UNAVAILABLE_ERRORS) as error:
+            self._release_problem(error, failed=failed)
+
+    def __repr__(self) -> str:
+        return f"aio.Lock({self.name!r}, ttl={self.ttl:g})"
+
+
+async def with_lock(r: Any, key: str, fn: Callable[[], Awaitable[T]], ttl_ms: int = 10_000) -> T:
+    """The seed's withLock for asyncio: ``await fn()`` holding lock ``key``; returns its result.
+
+    Raises LockNotAcquired at once when the lock is taken, and LockLost after ``fn`` if the
+    lease ran out while it ran. ``fn`` is an ``async def`` function (or returns an awaitable).
+    """
+    lock = Lock(r, key, ttl=validate.milliseconds(ttl_ms, "ttl_ms") / 1000, timeout=0)
+    validate.function(fn, "fn", "nothing")
+    if not await lock.acquire():
+        raise sync.not_acquired(key)
+    try:
+        result = await fn()
+    except BaseException:
+        await lock._release_after_async(failed=True)
+        raise
+    await lock._release_after_async(failed=False)
+    return result

@@ -1,0 +1,190 @@
+"""patterns.aio's Lock and with_lock: the synchronous lock's decisions, awaited and safe to cancel.
+
+Mutual exclusion is proven with 1,000 tasks on every backend; cancellation by cancelling an
+acquire and a release at each turn of the event loop and checking that the lock ends up free.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import fakeredis
+import pytest
+
+import patterns
+from patterns import aio
+from patterns import lock as sync
+from patterns.errors import LockLost, LockNotAcquired
+
+
+@pytest.fixture
+def make(request, backend):
+    """An async function making an asyncio client with an empty namespace of its own, on the backend under test."""
+    if backend == "fake":
+        server = fakeredis.FakeServer()
+
+        async def made():
+            return aio.connection.fake_client(server)
+    elif backend == "attendee":
+        attendee = request.getfixturevalue("attendee")
+
+        async def made():
+            return await aio.connect(attendee.url, namespace=attendee.namespace)
+    else:
+        url = request.getfixturevalue("redis_server" if backend == "real" else "redis_cluster").url
+
+        async def made():
+            return await aio.connect(url)
+    return made
+
+
+def _run(body):
+    return asyncio.run(body())
+
+
+def _name() -> str:
+    return f"job-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_thousand_tasks_never_overlap_and_lose_no_update(make):
+    async def body():
+        r = await make()
+        if hasattr(r, "connection_pool"):
+            r.connection_pool.timeout = None  # waiting for a free connection is not what is tested here
+        name, state = _name(), {"inside": 0, "most": 0, "count": 0}
+
+        async def one():
+            async with aio.Lock(r, name, ttl=30, timeout=300):
+                state["inside"] += 1
+                state["most"] = max(state["most"], state["inside"])
+                seen = state["count"]
+                await asyncio.sleep(0)  # another task would run here if it were inside too
+                state["count"] = seen + 1
+                state["inside"] -= 1
+
+        await asyncio.gather(*(one() for _ in range(1000)))
+        await r.aclose()
+        return state
+
+    state = _run(body)
+    assert (state["most"], state["count"]) == (1, 1000)
+
+
+def test_with_lock_runs_the_function_once_held_and_refuses_while_someone_holds_it(make):
+    async def body():
+        r = await make()
+        name = _name()
+        result = await aio.with_lock(r, name, lambda: asyncio.sleep(0, "done"))
+        holder = aio.Lock(r, name, ttl=10, timeout=0)
+        assert await holder.acquire()
+        with pytest.raises(LockNotAcquired, match="held by someone else"):
+            await aio.with_lock(r, name, lambda: asyncio.sleep(0))
+        await holder.release()
+        await r.aclose()
+        return result
+
+    assert _run(body) == "done"
+
+
+def test_a_lease_that_ran_out_is_reported_after_the_work(make):
+    async def body():
+        r = await make()
+        lock = aio.Lock(r, _name(), ttl=0.05, timeout=0)
+
+        async def slow():
+            await asyncio.sleep(0.2)
+            return "finished"
+
+        with pytest.raises(LockLost, match="expired before release"):
+            async with lock:
+                await slow()
+        await r.aclose()
+
+    _run(body)
+
+
+async def _free_within(r, lock, seconds: float = 5.0) -> bool:
+    """Wait (on the server's answers, not a fixed sleep) until nobody holds ``lock``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while await lock.locked():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True
+
+
+@pytest.mark.parametrize("steps", range(10))
+def test_a_release_cancelled_at_any_point_still_frees_the_lock(real, redis_server, steps):
+    async def body():
+        r = await aio.connect(redis_server.url)
+        lock = aio.Lock(r, _name(), ttl=30, timeout=0)
+        assert await lock.acquire()
+        task = asyncio.ensure_future(lock.release())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        if lock.token is not None:  # cancelled before it began: this Lock still holds it, and can release
+            await lock.release()
+        free = await _free_within(r, lock)
+        await r.aclose()
+        return free
+
+    assert _run(body), "a cancelled release left the lock held, and this Lock no longer knew it held it"
+
+
+@pytest.mark.parametrize("steps", range(10))
+def test_an_acquire_cancelled_at_any_point_leaves_nobody_holding_the_lock(real, redis_server, steps):
+    async def body():
+        r = await aio.connect(redis_server.url)
+        lock = aio.Lock(r, _name(), ttl=30, timeout=0)
+        task = asyncio.ensure_future(lock.acquire())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        pending = not task.done()
+        task.cancel()
+        try:
+            got = await task
+        except asyncio.CancelledError:
+            got = None
+        if got:  # it finished before the cancel: it holds the lock, and gives it back
+            await lock.release()
+        free = await _free_within(r, lock)
+        await r.aclose()
+        return pending, got, free
+
+    pending, got, free = _run(body)
+    assert not (pending and got is not None), "a task still running when cancelled went on and took the lock"
+    assert free, "a cancelled acquire left the lock held by nobody's code"
+
+
+def test_each_lock_refuses_a_client_of_the_other_kind():
+    with pytest.raises(TypeError, match="is an asyncio client: use patterns.aio.Lock"):
+        sync.Lock(fakeredis.FakeAsyncRedis(), "job")
+    with pytest.raises(TypeError, match="is not an asyncio client: use patterns.lock.Lock"):
+        aio.Lock(fakeredis.FakeRedis(), "job")
+    assert not isinstance(aio.Lock(fakeredis.FakeAsyncRedis(), "job"), sync.Lock)
+
+
+def test_the_async_lock_is_used_with_async_with_only():
+    with pytest.raises(TypeError, match="async with"):
+        with aio.Lock(fakeredis.FakeAsyncRedis(), "job"):
+            pass
+
+
+def test_a_sync_and_an_async_lock_on_one_embedded_server_exclude_each_other(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    name = _name()
+    held = sync.Lock(patterns.connect(), name, ttl=10, timeout=0)
+    assert held.acquire()
+
+    async def body():
+        return await aio.Lock(await aio.connect(), name, ttl=10, timeout=0).acquire()
+
+    assert _run(body) is False
+    held.release()
+    assert _run(body) is True
