@@ -54,7 +54,7 @@ def test_a_thousand_tasks_never_overlap_and_lose_no_update(make):
         name, state = _name(), {"inside": 0, "most": 0, "count": 0}
 
         async def one():
-            async with aio.Lock(r, name, ttl=30, timeout=300):
+            async with aio.Lock(r, name, ttl=30, timeout=300, max_backoff=2.0):  # waiters poll less often
                 state["inside"] += 1
                 state["most"] = max(state["most"], state["inside"])
                 seen = state["count"]
