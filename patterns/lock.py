@@ -12,6 +12,7 @@ safe: the resource refuses any write that carries an older token than it has see
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import secrets
@@ -121,7 +122,6 @@ class LockBase:
         return LockUnavailable(f"cannot reach Redis to take lock {self.name!r} ({error}); the lock was not granted")
 
     def _granted(self, token: str, fence: Any) -> bool:
-        self.attempts += 1
         if fence is None:
             return False
         self.token, self.fencing_token = token, int(fence)
@@ -179,6 +179,7 @@ class Lock(LockBase):
         for pause in pauses:
             if pause:
                 time.sleep(pause)
+            self.attempts += 1
             try:
                 fence = _ACQUIRE(self.r, *self._acquire_call(token))
             except UNAVAILABLE_ERRORS as error:
@@ -237,6 +238,10 @@ def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
         raise not_acquired(key)
     try:
         result = fn()
+        if inspect.iscoroutine(result):  # an async def: its body would run after the release
+            result.close()
+            raise TypeError(f"fn is an async def function: with_lock would release {key!r} before its body ran; "
+                            "use await patterns.aio.with_lock(r, key, fn)")
     except BaseException:
         lock._release_after(failed=True)
         raise

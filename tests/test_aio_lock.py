@@ -10,6 +10,7 @@ import uuid
 
 import fakeredis
 import pytest
+import redis
 
 import patterns
 from patterns import aio
@@ -188,3 +189,76 @@ def test_a_sync_and_an_async_lock_on_one_embedded_server_exclude_each_other(monk
     assert _run(body) is False
     held.release()
     assert _run(body) is True
+
+
+# -- found by the review of the first version --------------------------------------------------------
+
+
+def test_one_lock_object_shared_by_two_tasks_is_refused_rather_than_letting_them_overlap():
+    """A module-level Lock, as with asyncio.Lock: the second task must not take over the first's token."""
+    async def body():
+        r = aio.connection.fake_client(fakeredis.FakeServer())
+        shared = aio.Lock(r, _name(), ttl=10, timeout=0)
+        assert await shared.acquire()
+        with pytest.raises(RuntimeError, match="one Lock per"):
+            await shared.acquire()
+        await shared.release()
+        assert await shared.acquire()  # released: the object may be used again
+        await shared.release()
+
+    _run(body)
+
+
+def test_an_acquire_that_raised_counts_as_a_try(monkeypatch):
+    async def body():
+        lock = aio.Lock(aio.connection.fake_client(fakeredis.FakeServer()), _name(), ttl=10, timeout=0)
+
+        async def down(*args, **kwargs):
+            raise redis.ConnectionError("down")
+
+        monkeypatch.setattr(aio.lock, "run", down)
+        with pytest.raises(Exception, match="cannot reach Redis"):
+            await lock.acquire()
+        return lock.attempts
+
+    assert _run(body) == 1
+
+
+def test_a_grant_given_up_at_the_loops_end_is_named_in_the_log(redis_server, caplog):
+    """asyncio.run cancels what is left: a lock then stays held for its lease, and the log says which."""
+    from helpers import Proxy
+    with Proxy(redis_server.port) as proxy:
+        name = _name()
+
+        async def body():
+            r = await aio.connect(proxy.url)
+            lock = aio.Lock(r, name, ttl=30, timeout=0)
+            await lock.locked()  # connected
+            proxy.hold_replies(True)
+            task = asyncio.ensure_future(lock.acquire())
+            await asyncio.sleep(0.05)  # the acquire is sent; its reply waits in the proxy
+            task.cancel()
+            # returning now: asyncio.run cancels the shielded call that would have given the grant back
+
+        _run(body)
+        proxy.hold_replies(False)
+    assert name in caplog.text and "30 s" in caplog.text, caplog.text
+
+
+def test_the_sync_with_lock_refuses_an_async_function_rather_than_running_it_unlocked():
+    from patterns.lock import with_lock
+
+    async def job():
+        return "done"
+
+    with pytest.raises(TypeError, match="patterns.aio.with_lock"):
+        with_lock(fakeredis.FakeRedis(decode_responses=True), _name(), job)
+
+
+def test_the_async_with_lock_refuses_a_function_that_returns_no_awaitable():
+    async def body():
+        r = aio.connection.fake_client(fakeredis.FakeServer())
+        await aio.with_lock(r, _name(), lambda: "not awaitable")
+
+    with pytest.raises(TypeError, match="async def"):
+        _run(body)

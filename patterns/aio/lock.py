@@ -11,11 +11,14 @@ await, for example when the HTTP client of a request goes away.
   background: nobody holds a lock that no code knows it has.
 
 What no client can do: a grant whose reply never arrives (the connection died, or the event
-loop stopped before the background release ran) is held until its lease ends.
+loop stopped before the background release ran) is held until its lease ends; it is logged,
+with the lock's name. A web app awaits ``drain()`` in its shutdown so that does not happen.
+One Lock object is one holder: make one per ``async with``, not one shared by every request.
 """
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -31,15 +34,29 @@ T = TypeVar("T")
 _background: set[asyncio.Future[Any]] = set()  # releases still running after their caller was cancelled
 
 
-def _finish_in_background(call: asyncio.Future[Any]) -> None:
+def _finish_in_background(call: asyncio.Future[Any], lock: "Lock") -> None:
     _background.add(call)
     call.add_done_callback(_background.discard)
-    call.add_done_callback(_quietly)
+    call.add_done_callback(lambda done: _report(done, lock, "its release"))
 
 
-def _quietly(call: asyncio.Future[Any]) -> None:
-    if not call.cancelled() and call.exception() is not None:
-        log.warning("a lock call finished in the background failed (%s): its lease ends by itself", call.exception())
+def _report(call: asyncio.Future[Any], lock: "Lock", what: str) -> bool:
+    """Log a call that finished in the background without an answer; True when it has one."""
+    if call.cancelled():  # the event loop is shutting down: asyncio.run cancels whatever is left
+        log.warning("lock %r: %s was cancelled as the event loop stopped; if it is held, its lease ends within "
+                    "%g s (await patterns.aio.lock.drain() before the loop stops)", lock.name, what, lock.ttl)
+        return False
+    if call.exception() is not None:
+        log.warning("lock %r: %s failed (%s); if it is held, its lease ends within %g s",
+                    lock.name, what, call.exception(), lock.ttl)
+        return False
+    return True
+
+
+async def drain() -> None:
+    """Wait for the releases still running in the background (call it in a web app's shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 class Lock(sync.LockBase):
@@ -50,11 +67,29 @@ class Lock(sync.LockBase):
     """
 
     async def acquire(self, timeout: float | None = None) -> bool:
-        """Take the lock, waiting up to ``timeout`` seconds; True when held."""
+        """Take the lock, waiting up to ``timeout`` seconds; True when held.
+
+        One Lock object is one holder: a task that finds it already holding or taking its lock
+        gets a RuntimeError (a Lock shared by tasks, as an asyncio.Lock is, would let a second
+        task take over the first one's token, and release the lock under it).
+        """
+        if self.token is not None or self._acquiring:
+            raise RuntimeError(f"this Lock already holds or is taking {self.name!r}: make one Lock per "
+                               "`async with` (a Lock object is one holder, not a shared mutex)")
+        self._acquiring = True
+        try:
+            return await self._acquire(timeout)
+        finally:
+            self._acquiring = False
+
+    _acquiring = False
+
+    async def _acquire(self, timeout: float | None) -> bool:
         token, pauses = self._start(timeout)
         for pause in pauses:
             if pause:
                 await asyncio.sleep(pause)
+            self.attempts += 1
             call = asyncio.ensure_future(run(sync._ACQUIRE, self.r, *self._acquire_call(token)))
             try:
                 fence = await asyncio.shield(call)
@@ -68,9 +103,9 @@ class Lock(sync.LockBase):
         return False
 
     def _give_back_late_grant(self, call: asyncio.Future[Any], token: str) -> None:
-        if call.cancelled() or call.exception() is not None or call.result() is None:
-            return  # not granted (or unknown: then the lease ends by itself)
-        _finish_in_background(asyncio.ensure_future(run(sync._RELEASE, self.r, [self.key], [token])))
+        if not _report(call, self, "a cancelled acquire") or call.result() is None:
+            return  # not granted, or unknown (logged): then the lease ends by itself
+        _finish_in_background(asyncio.ensure_future(run(sync._RELEASE, self.r, [self.key], [token])), self)
 
     async def release(self) -> None:
         """Give the lock back. Raises LockLost if the lease had already run out."""
@@ -79,7 +114,7 @@ class Lock(sync.LockBase):
         try:
             released = await asyncio.shield(call)
         except asyncio.CancelledError:
-            _finish_in_background(call)  # the release goes on: a cancel must not leave the lock held
+            _finish_in_background(call, self)  # the release goes on: a cancel must not leave the lock held
             raise
         if not released:
             raise self._expired()
@@ -141,7 +176,11 @@ async def with_lock(r: Any, key: str, fn: Callable[[], Awaitable[T]], ttl_ms: in
     if not await lock.acquire():
         raise sync.not_acquired(key)
     try:
-        result = await fn()
+        awaitable = fn()
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(f"fn returned {type(awaitable).__name__}, not an awaitable: give with_lock an async def "
+                            "function (for a plain one, use patterns.lock.with_lock)")
+        result = await awaitable
     except BaseException:
         await lock._release_after_async(failed=True)
         raise
