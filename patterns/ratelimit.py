@@ -238,7 +238,6 @@ class Limiter(LimiterBase):
                 decisions.append(self._degraded() if isinstance(reply, Exception) else _decision(reply))
 
 
-
 class SlidingLog(Limiter):
     """Exact: one sorted-set entry per admitted request in the last window, carrying its cost.
 
