@@ -226,6 +226,7 @@ class Lock(LockBase):
         except (LockLost, *UNAVAILABLE_ERRORS) as error:
             self._release_problem(error, failed=failed)
 
+
 def with_lock(r: Any, key: str, fn: Callable[[], T], ttl_ms: int = 10_000) -> T:
     """The seed's withLock: run ``fn()`` holding lock ``key``; returns its result.
 
