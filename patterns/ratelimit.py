@@ -221,7 +221,8 @@ class Limiter(LimiterBase):
                             f"({identifiers!r} would be {len(identifiers)} requests, one per character)")
         requests, decisions = iter(identifiers), []
         while True:  # each request's arguments are made as it is taken: an injected clock is read in turn
-            planned = [([self._checked(identifier, 1)[0]], self._request(1)) for _, identifier in zip(range(batch), requests)]
+            planned = [([self._checked(identifier, 1)[0]], self._request(1))
+                       for _, identifier in zip(range(batch), requests)]
             if not planned:
                 return decisions
             if self.breaker.is_open():
@@ -306,10 +307,11 @@ _SEED_LIMITERS_MAX = 64  # settings per client kept at most: a caller computing 
 def seed_limiter(r: Any, limit: int, window_seconds: float, kind: type[LimiterBase] = SlidingLog) -> Any:
     """The SlidingLog (``kind``: patterns.aio's for an asyncio client) check_rate_limit uses for ``r``.
 
-    Made on the first call with these settings, once rather than per request: its circuit breaker also remembers an outage from one
-    request to the next. It is kept on the client itself (as the namespace is), so it lives as
-    long as the client and no longer: a global table keyed by the client would keep every client
-    alive, since each limiter refers to its client. Only settings of the exact types a limiter
+    Made on the first call with these settings, once rather than per request: its circuit
+    breaker also remembers an outage from one request to the next. It is kept on the client
+    itself (as the namespace is), so it lives as long as the client and no longer: a global
+    table keyed by the client would keep every client alive, since each limiter refers to its
+    client. Only settings of the exact types a limiter
     accepts are looked up (``True`` equals 1 and 5.0 equals 5 as dict keys): anything else is
     made afresh, and refused there with the full message.
     """

@@ -86,9 +86,11 @@ def test_an_async_limiter_decides_exactly_what_its_synchronous_twin_decides(twin
 @pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
 def test_a_thousand_concurrent_tasks_get_exactly_the_limit(twins, algorithm, monkeypatch):
     _, make = twins
-    # Nor is the socket timeout: under CI's load a reply once waited over 5 s for this busy event
-    # loop to read it, and 29 of 1,000 hits failed open.
+    # Nor are the socket timeouts: under CI's load a reply once waited over 5 s for this busy event
+    # loop to read it (29 of 1,000 hits failed open), and 100 connections opened at once can take
+    # longer than the 2 s a connect may.
     monkeypatch.setattr(patterns.connection, "SOCKET_TIMEOUT", 60.0)
+    monkeypatch.setattr(patterns.connection, "CONNECT_TIMEOUT", 60.0)
 
     async def body():
         r = await make()

@@ -13,4 +13,5 @@ from .connection import connect
 from .lock import Lock, with_lock
 from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
 
-__all__ = ["connect", "Lock", "with_lock", "check_rate_limit", "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]
+__all__ = ["connect", "Lock", "with_lock", "check_rate_limit",
+           "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

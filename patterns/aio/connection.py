@@ -4,7 +4,8 @@ Without a URL the client is fakeredis's async one on the process's embedded serv
 ``patterns.connect()`` uses). With one, a ``redis.asyncio`` client from a pool per URL and per
 event loop: an asyncio connection belongs to the loop that opened it, so a pool shared across
 loops (a notebook's loop and a test's) would hand one loop another's sockets. A cluster node's
-URL gives a ``redis.asyncio.RedisCluster``.
+URL gives a ``redis.asyncio.RedisCluster``. A client is used in the loop that made it: in
+another one it is refused (``check_loop``).
 
 As in the synchronous module, a command that could not be sent is tried again, and one whose
 reply was lost raises ReplyLost (ReplyTimeout after a timeout) and is never sent again.
@@ -103,7 +104,8 @@ def _marking(connection_class: type) -> type:
     if issubclass(connection_class, _MarksLostReplies):
         return connection_class
     if connection_class not in _marked:
-        _marked[connection_class] = type(f"Patterns{connection_class.__name__}", (_MarksLostReplies, connection_class), {})
+        name = f"Patterns{connection_class.__name__}"
+        _marked[connection_class] = type(name, (_MarksLostReplies, connection_class), {})
     return _marked[connection_class]
 
 
@@ -160,8 +162,9 @@ def _pool_for(url: str) -> aredis.ConnectionPool:
     pool = by_url.get(url)
     if pool is None:
         pool = by_url[url] = aredis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=sync.SOCKET_TIMEOUT, decode_responses=True, socket_connect_timeout=sync.CONNECT_TIMEOUT,
-            socket_timeout=sync.SOCKET_TIMEOUT, health_check_interval=30, retry=_retry())
+            url, max_connections=MAX_CONNECTIONS, timeout=sync.SOCKET_TIMEOUT, decode_responses=True,
+            socket_connect_timeout=sync.CONNECT_TIMEOUT, socket_timeout=sync.SOCKET_TIMEOUT,
+            health_check_interval=30, retry=_retry())
         pool.connection_class = _marking(pool.connection_class)
     return pool
 

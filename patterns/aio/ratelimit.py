@@ -34,7 +34,8 @@ class AsyncLimiter(LimiterBase):
     def _check_client(self, r: Any) -> None:
         if not is_async_client(r):
             raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            f"patterns.ratelimit.{type(self).__name__} with it, or make one with await patterns.aio.connect()")
+                            f"patterns.ratelimit.{type(self).__name__} with it, or make one with "
+                            "await patterns.aio.connect()")
 
     def __repr__(self) -> str:
         return f"aio.{super().__repr__()}"
