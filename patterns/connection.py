@@ -41,12 +41,17 @@ class _SafeRetry(Retry):
     """redis-py's Retry, except that a command whose reply was lost is not sent again."""
 
     def call_with_retry(self, do: Any, fail: Any, is_retryable: Any = None, with_failure_count: bool = False) -> Any:
-        def retryable(error: Exception) -> bool:
-            if isinstance(error, ReplyLost):
-                return False
-            return is_retryable(error) if is_retryable else True
+        return super().call_with_retry(do, fail, never_a_lost_reply(is_retryable), with_failure_count)
 
-        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+def never_a_lost_reply(is_retryable: Any) -> Callable[[Exception], bool]:
+    """``is_retryable`` (None: every error), except that a command whose reply was lost is never retried."""
+    def retryable(error: Exception) -> bool:
+        if isinstance(error, ReplyLost):
+            return False
+        return is_retryable(error) if is_retryable else True
+
+    return retryable
 
 
 def _retry() -> Retry:
@@ -94,14 +99,17 @@ _marked_classes: dict[type, type] = {}
 _marked_lock = threading.Lock()  # its own: _marking() is called while _lock is held
 
 
-def _marking(connection_class: type) -> type:
-    """``connection_class`` with lost replies marked (one subclass per class, made once)."""
-    if issubclass(connection_class, _MarksLostReplies):
+def _marking(connection_class: type, mixin: type = _MarksLostReplies) -> type:
+    """``connection_class`` with lost replies marked by ``mixin`` (one subclass per class, made once).
+
+    patterns.aio passes its own mixin, whose methods are awaited, for redis.asyncio's classes.
+    """
+    if issubclass(connection_class, mixin):
         return connection_class
     with _marked_lock:
         marked = _marked_classes.get(connection_class)
         if marked is None:
-            marked = type(f"Patterns{connection_class.__name__}", (_MarksLostReplies, connection_class), {})
+            marked = type(f"Patterns{connection_class.__name__}", (mixin, connection_class), {})
             _marked_classes[connection_class] = marked
         return marked
 
@@ -242,7 +250,7 @@ def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         raise TypeError("send_batch takes one server's client: for a cluster, one per node (LuaScript.run_many)")
     if not commands:
         return []
-    if type(r).__module__.startswith("fakeredis"):  # in-process: nothing can be cut half-way or lost
+    if is_fake(r):  # in-process: nothing can be cut half-way or lost
         with r.pipeline(transaction=False) as pipe:
             for args in commands:
                 pipe.execute_command(*args)

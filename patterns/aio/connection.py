@@ -34,12 +34,7 @@ class _SafeRetry(Retry):
 
     async def call_with_retry(self, do: Callable[[], Awaitable[Any]], fail: Any, is_retryable: Any = None,
                               with_failure_count: bool = False) -> Any:
-        def retryable(error: Exception) -> bool:
-            if isinstance(error, ReplyLost):
-                return False
-            return is_retryable(error) if is_retryable else True
-
-        return await super().call_with_retry(do, fail, retryable, with_failure_count)
+        return await super().call_with_retry(do, fail, sync.never_a_lost_reply(is_retryable), with_failure_count)
 
 
 def _retry() -> Retry:
@@ -97,16 +92,8 @@ class _MarksLostReplies:
             self._patterns_quiet = False
 
 
-_marked: dict[type, type] = {}
-
-
 def _marking(connection_class: type) -> type:
-    if issubclass(connection_class, _MarksLostReplies):
-        return connection_class
-    if connection_class not in _marked:
-        name = f"Patterns{connection_class.__name__}"
-        _marked[connection_class] = type(name, (_MarksLostReplies, connection_class), {})
-    return _marked[connection_class]
+    return sync._marking(connection_class, _MarksLostReplies)
 
 
 _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aredis.ConnectionPool]]" = \
