@@ -526,9 +526,14 @@ def _cluster_enabled(client: redis.Redis) -> bool:
         return False
 
 
-def _cluster_client(url: str) -> redis.RedisCluster:
+def check_cluster_url(url: str) -> None:
+    """Refuse a cluster URL that selects a database other than 0 (a cluster has only that one)."""
     if urlsplit(url).path.strip("/") not in ("", "0"):
         raise ValueError(_CLUSTER_DB_MESSAGE.format(url=mask_password(url)))
+
+
+def _cluster_client(url: str) -> redis.RedisCluster:
+    check_cluster_url(url)
     # Each node's connections mark lost replies, so the cluster client, which retries a plain
     # ConnectionError, never resends a command whose reply was lost.
     tls = urlsplit(url).scheme == "rediss"

@@ -169,8 +169,7 @@ async def _real_client(url: str) -> Any:
         clustered = False
     if not clustered:
         return client
-    if urlsplit(url).path.strip("/") not in ("", "0"):
-        raise ValueError(sync._CLUSTER_DB_MESSAGE.format(url=sync.mask_password(url)))
+    sync.check_cluster_url(url)
     tls = urlsplit(url).scheme == "rediss"
     cluster = aredis.RedisCluster.from_url(
         url, decode_responses=True, socket_connect_timeout=sync.CONNECT_TIMEOUT, socket_timeout=sync.SOCKET_TIMEOUT,
