@@ -18,6 +18,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
@@ -355,11 +356,12 @@ def is_fake(r: Any) -> bool:
     return type(r).__module__.startswith("fakeredis")
 
 
+_ASYNC_CLIENTS = (redis.asyncio.Redis, redis.asyncio.RedisCluster)  # redis imports redis.asyncio anyway
+
+
 def is_async_client(r: Any) -> bool:
     """True for an asyncio client (redis.asyncio's, or fakeredis's FakeAsyncRedis): its commands are awaited."""
-    import redis.asyncio
-
-    return isinstance(r, (redis.asyncio.Redis, redis.asyncio.RedisCluster))
+    return isinstance(r, _ASYNC_CLIENTS)
 
 
 def is_cluster(r: Any) -> bool:
