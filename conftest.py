@@ -11,6 +11,10 @@ import re
 
 import pytest
 
+from scripts.kernels import use_socket_files_in_nbval
+
+use_socket_files_in_nbval()  # every kernel nbval starts, here and in the real-server legs' child pytests
+
 # The units that each run whole notebooks (the browser, a leg on a server) or a notebook's cells,
 # longest first: handed out first, so no worker starts one of them last while the others sit idle.
 LONG_FIRST = ("tests/test_browser.py", "tests/test_notebooks_real.py", "notebooks/",

@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from kernels import AsyncSocketFileKernelManager
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 300
@@ -40,6 +42,7 @@ def execute(nb: nbformat.NotebookNode, path: Path, **env: str) -> None:
         nb,
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
+        kernel_manager_class=AsyncSocketFileKernelManager,
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
     )

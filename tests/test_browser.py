@@ -66,7 +66,9 @@ def lab(tmp_path_factory):
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path_factory.mktemp("workspaces"))
     log_path = root.parent / "lab.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(lab_command(port, root, open_browser=False), stdout=log,
+        # Kernels on socket files, not on TCP ports picked free and bound a moment later (scripts/kernels.py)
+        command = [*lab_command(port, root, open_browser=False), "--KernelManager.transport=ipc"]
+        process = subprocess.Popen(command, stdout=log,
                                    stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     try:
         token = _wait_for_token(log_path, port, process)
@@ -372,7 +374,13 @@ def drive_pubsub_dashboard(page) -> None:
 def drive_lock_timeline(page) -> None:
     summary = page.locator(".widget-html-content", has_text="critical sections").first
     summary.scroll_into_view_if_needed()
-    assert _press_on_slider(page, "lease", "Home").strip() == "0.20"  # the shortest lease
+    # A 0.5 s lease: worker 1's 2 s pause outlives it, and another worker takes over, while the
+    # others' 0.05-0.15 s of work stays well inside it on a loaded machine too (at the shortest
+    # lease, 0.2 s, a sleep that overran by 50 ms under load lost a second lease).
+    assert _press_on_slider(page, "lease", "Home").strip() == "0.20"
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert _slider(page, "lease").locator(".widget-readout").inner_text().strip() == "0.50"
     assert _press_on_slider(page, "pause", "End").strip() == "2.00"  # worker 1 pauses 2 s
     page.get_by_role("button", name="Run 3 s").click()
     page.wait_for_function(

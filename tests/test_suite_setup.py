@@ -29,3 +29,40 @@ def test_a_notebook_run_alone_on_two_workers_keeps_its_cells_on_one():
     assert result.returncode == 0, result.stdout[-3000:]
     workers = {line.split("]", 1)[0] for line in result.stdout.splitlines() if line.startswith("[gw") and "PASSED" in line}
     assert len(workers) == 1, workers
+
+
+PROBE = ("import json\nfrom ipykernel.connect import get_connection_info\n"
+         "print(json.loads(get_connection_info())['transport'])")
+
+
+def _probe_notebook(path: Path, expected: str = "ipc") -> Path:
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(PROBE, execution_count=1,
+                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=expected + "\n")])
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    return path
+
+
+def test_nbvals_kernels_listen_on_socket_files_not_tcp_ports(tmp_path):
+    # CI run of 3 Dec: a kernel died with "Address already in use": jupyter_client picks free TCP
+    # ports, closes them, and the kernel binds them a moment later, while six workers' Redis
+    # connections take ephemeral ports from the same range. nbval checks the printed transport.
+    notebook = _probe_notebook(tmp_path / "probe.ipynb")
+    # The probe lives outside the checkout, so the root conftest.py is loaded as a plugin (-p): what
+    # the suite's notebooks get from it, as files under it.
+    result = _pytest("-p", "no:xdist", "-p", "conftest", "-q", "-c", str(ROOT / "pyproject.toml"),
+                     "--rootdir", str(ROOT), str(notebook))
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_make_notebooks_kernels_listen_on_socket_files_not_tcp_ports(tmp_path):
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import run_notebooks
+
+    path = _probe_notebook(tmp_path / "probe.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    run_notebooks.execute(nb, path)
+    assert nb.cells[0].outputs[0]["text"].strip() == "ipc"
