@@ -11,6 +11,10 @@ when that finds no plain hit does ``cache_read.lua`` decide, with a fresh fill t
 who computes (so a miss costs one round trip more: it pays the fetch anyway). Writing
 an entry (``cache_fill.lua``) is refused if it was invalidated while its value was
 being computed.
+
+The decisions live in one place for both kinds of client: ``CacheBase._steps`` is a generator
+that yields each round trip (a script call), each call of the fetcher and each pause, and is
+sent what they gave. ``Cache`` runs it with plain calls; ``patterns.aio.Cache`` awaits them.
 """
 from __future__ import annotations
 
@@ -24,11 +28,11 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Generator, TypeVar
 
 from . import keys, validate
 from .breaker import Breaker
-from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS
+from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, is_async_client
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
 
@@ -40,6 +44,18 @@ _PEEK = load_script("cache_peek")
 _READ = load_script("cache_read")
 _FILL = load_script("cache_fill")
 _RELEASE = load_script("compare_and_delete")
+
+# What CacheBase._steps yields: a script call as (script, keys, args), FETCH for the fetcher's
+# value, or a Pause of so many seconds. Whatever runs the steps sends back what each gave, or
+# throws in what it raised.
+FETCH = "fetch"
+
+
+class Pause(float):
+    """Seconds a caller waits for another caller's fill before it reads again."""
+
+
+Steps = Generator[Any, Any, T]
 
 
 def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES) -> str:
@@ -122,8 +138,8 @@ class CacheStats:
         return {**asdict(self), "hit_ratio": round(self.hit_ratio, 4)}
 
 
-class Cache:
-    """A cache-aside cache over one Redis, safe for many threads and processes at once.
+class CacheBase:
+    """What a cache does, whichever client it talks to: its options, keys, stats and decisions.
 
     ttl              seconds an entry is fresh (before jitter)
     jitter           fraction of ttl taken off at random, so keys written together
@@ -139,6 +155,8 @@ class Cache:
     breaker_seconds  after Redis fails, serve from the source this long without trying it
     rng, sleep       injectable for deterministic notebooks and tests
     """
+
+    default_sleep: Callable[[float], Any] = time.sleep
 
     def __init__(
         self,
@@ -156,8 +174,9 @@ class Cache:
         max_value_bytes: int | None = MAX_VALUE_BYTES,
         breaker_seconds: float = 5.0,
         rng: random.Random | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
+        self._check_client(r)
         self.jitter = validate.number(jitter, "jitter")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must be a fraction in [0, 1) of ttl, got {jitter!r}")
@@ -176,10 +195,15 @@ class Cache:
         self.breaker = Breaker(validate.seconds(breaker_seconds, "breaker_seconds", zero=True),
                                f"cache {self.namespace}", log)
         self.rng = rng or random.Random()
-        self.sleep = validate.function(sleep, "sleep", "seconds")
+        self.sleep = validate.function(type(self).default_sleep if sleep is None else sleep, "sleep", "seconds")
         self._full_warned_at = -math.inf
         self.stats = CacheStats()
         self._stats_lock = threading.Lock()
+
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            "patterns.aio.Cache, whose get_or_set() is awaited")
 
     # -- keys ---------------------------------------------------------------------------
     @property
@@ -202,38 +226,49 @@ class Cache:
     def _token_key(self, key: str) -> str:
         return keys.key(self.r, self._kind, key, "fill")
 
-    # -- the public operations ----------------------------------------------------------
-    def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
-        """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
-        return self._get_or_set(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
+    # -- what set() and invalidate() send, in one MULTI/EXEC ----------------------------
+    def _set_commands(self, key: str, value: Any, ttl: float | None) -> list[tuple[Any, ...]]:
+        ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
+        text = encode(value, key=key, max_bytes=self.max_value_bytes)
+        entry, token_key = self.redis_keys(key)
+        return [("DEL", token_key), ("HSET", entry, "value", text, "delta", 0), ("PEXPIRE", entry, self._ttl_ms(ttl))]
 
-    def _get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None) -> T:
-        # The hit path: one script that sends the entry and the XFetch draw and answers the value,
-        # or nothing. No token, no lock but the stats', no second key: hits are most calls.
+    def _invalidate_commands(self, key: str) -> list[tuple[Any, ...]]:
+        entry, token_key = self.redis_keys(key)
+        return [("DEL", entry), ("DEL", token_key)]
+
+    # -- the steps of one get_or_set ----------------------------------------------------
+    def _get_or_set_steps(self, key: str, fetcher: Any, ttl: float | None) -> Steps:
+        """What one ``get_or_set(key, fetcher, ttl)`` does, with the checks a call makes first."""
         if not callable(fetcher):
             validate.function(fetcher, "fetcher", "nothing (it returns the value)")
+        return self._steps(key, self.ttl if ttl is None else ttl)
+
+    def _steps(self, key: str, ttl: float) -> Steps:
+        # The hit path: one script that sends the entry and the XFetch draw and answers the value,
+        # or nothing. No token, no lock but the stats', no second key: hits are most calls.
         entry = keys.key(self.r, self._kind, key)
         if self.breaker.is_open():
             self._count("bypassed")
-            return self._from_source(fetcher)
+            return (yield from self._from_source())
         factor, stale_ttl = self._draw(), self.stale_ttl
         try:
-            text = _PEEK(self.r, (entry,), _peek_args(factor, stale_ttl) if factor or stale_ttl else ())
+            text = yield (_PEEK, (entry,), _peek_args(factor, stale_ttl) if factor or stale_ttl else ())
         except UNAVAILABLE_ERRORS as error:
             self._count("redis_errors")
             self.breaker.trip(error, f"serving {key!r} from the source")
-            return self._from_source(fetcher)
+            return (yield from self._from_source())
         except FULL_ERRORS as error:  # a read writes nothing, but a server may refuse any script when full
             self._count("redis_errors")
             self._warn_full(error)
-            return self._from_source(fetcher)
+            return (yield from self._from_source())
         if text is not None:
             with self._stats_lock:
                 self.stats.hits += 1
             return json.loads(text)
-        return self._settle(key, entry, fetcher, self.ttl if ttl is None else ttl, factor)
+        return (yield from self._settle(key, entry, ttl, factor))
 
-    def _settle(self, key: str, entry: str, fetcher: Callable[[], T], ttl: float, factor: float | None) -> T:
+    def _settle(self, key: str, entry: str, ttl: float, factor: float | None) -> Steps:
         """Not a plain hit: decide atomically who computes (cache_read.lua), then fill, serve or wait.
 
         ``factor`` is the draw the peek used, so one read is one draw whichever script answers it.
@@ -245,18 +280,24 @@ class Cache:
             if factor is None:  # every later round is a read of its own
                 if self.breaker.is_open():
                     self._count("bypassed")
-                    return self._from_source(fetcher)
+                    return (yield from self._from_source())
                 factor = self._draw()
+            claim = self._read(fill_keys, factor)
             try:
-                value, fresh_ms, token = self._read(fill_keys, factor)
+                value, fresh_ms, token = self._read_reply((yield claim))
             except UNAVAILABLE_ERRORS as error:
                 self._count("redis_errors")
                 self.breaker.trip(error, f"serving {key!r} from the source")
-                return self._from_source(fetcher)
+                return (yield from self._from_source())
             except FULL_ERRORS as error:  # Redis is up but cannot store a fill token: no caching now
                 self._count("redis_errors")
                 self._warn_full(error)
-                return self._from_source(fetcher)
+                return (yield from self._from_source())
+            except GeneratorExit:
+                raise
+            except BaseException:  # cancelled, or Ctrl-C, with the claim's reply unread: it may have made
+                yield from self._give_back(fill_keys[1], claim[2][0])  # this caller the filler; let go if so
+                raise
             factor = None
             if value is not None and token is None:
                 self._count("hits")
@@ -269,7 +310,7 @@ class Cache:
                     self._count("early_refreshes")
                 else:
                     self._count("misses")
-                return self._fill(key, fill_keys, token, fetcher, ttl)
+                return (yield from self._fill(key, fill_keys, token, ttl))
             # A miss while another caller fills it (single flight): wait for its value.
             if not waited:
                 self._count("waits")
@@ -277,9 +318,115 @@ class Cache:
             if time.monotonic() >= deadline:
                 log.warning("cache %s: waited %.1fs for %r; computing it here", self.namespace, self.wait_timeout, key)
                 self._count("misses")
-                return self._from_source(fetcher)
-            self.sleep(delay * (0.5 + self.rng.random()))
+                return (yield from self._from_source())
+            yield Pause(delay * (0.5 + self.rng.random()))
             delay = min(delay * 2, 0.1)
+
+    def _read(self, fill_keys: list[str], factor: float) -> tuple[Any, ...]:
+        """The call of cache_read.lua: a fresh fill token, offered in case this caller is to fill."""
+        args = [secrets.token_hex(16), int(self.fill_timeout * 1000), int(self.stale_ttl * 1000), repr(factor),
+                int(self.single_flight)]
+        return (_READ, fill_keys, args)
+
+    @staticmethod
+    def _read_reply(reply: list[Any]) -> tuple[str | None, int, str | None]:
+        value, fresh_ms, token, _new = reply
+        return value, int(fresh_ms), token
+
+    def _fill(self, key: str, fill_keys: list[str], token: str, ttl: float) -> Steps:
+        self._count("origin_calls")
+        started = time.perf_counter()
+        try:
+            value = yield FETCH
+            text = encode(value, key=key, max_bytes=self.max_value_bytes)
+        except GeneratorExit:  # the steps were dropped unfinished: nothing more can be sent
+            raise
+        except BaseException:  # the fetcher failed or was interrupted (a task cancelled, Ctrl-C)
+            yield from self._give_back(fill_keys[1], token)  # let the next caller try, not wait it out
+            raise
+        delta_ms = max(1, round((time.perf_counter() - started) * 1000))
+        if value is None and self.negative_ttl is not None:
+            ttl = self.negative_ttl
+        try:
+            written = yield (_FILL, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
+        except UNAVAILABLE_ERRORS as error:
+            self._count("redis_errors")
+            self.breaker.trip(error, f"returning {key!r} uncached")
+            return value
+        except FULL_ERRORS as error:
+            self._count("redis_errors")
+            self._warn_full(error)
+            yield from self._give_back(fill_keys[1], token)
+            return value
+        except GeneratorExit:
+            raise
+        except BaseException:  # cancelled or interrupted around the fill: a fill that ran took the token
+            yield from self._give_back(fill_keys[1], token)  # with it, and then this finds nothing to delete
+            raise
+        if not written:
+            self._count("fills_refused")
+        return value
+
+    def _give_back(self, token_key: str, token: str) -> Steps:
+        try:
+            yield (_RELEASE, [token_key], [token])
+        except UNAVAILABLE_ERRORS + FULL_ERRORS:
+            pass  # the token expires by itself after fill_timeout
+
+    def _from_source(self) -> Steps:
+        self._count("origin_calls")
+        return (yield FETCH)
+
+    # -- the parts ----------------------------------------------------------------------
+    def _draw(self) -> float:
+        """XFetch's factor for one read, beta * -ln(u): the rng is drawn only when early refresh is on."""
+        beta = self.beta
+        return beta * -math.log(1.0 - self.rng.random()) if beta else 0  # 0, not 0.0: sent as "0", as before
+
+    def _warn_full(self, error: Exception) -> None:
+        # Hits keep working, so the breaker stays closed; one warning per breaker period, not per miss.
+        now = time.monotonic()
+        if now - self._full_warned_at >= max(self.breaker.seconds, 1.0):
+            self._full_warned_at = now
+            log.warning("cache %s: Redis refuses writes (%s); serving misses from the source uncached",
+                        self.namespace, error)
+
+    def _ttl_ms(self, ttl: float) -> int:
+        # Jitter only shortens: a caller asking for 300 s never gets data older than that.
+        fresh = ttl * (1 - self.jitter * self.rng.random())
+        return max(1, round((fresh + self.stale_ttl) * 1000))
+
+    def _count(self, field: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, field, getattr(self.stats, field) + 1)
+
+
+class Cache(CacheBase):
+    """A cache-aside cache over one Redis, safe for many threads and processes at once (see CacheBase)."""
+
+    def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
+        """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
+        return self._run(self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl")), fetcher)
+
+    def _run(self, steps: Steps, fetcher: Callable[[], Any]) -> Any:
+        """Run ``steps`` to their value: each script call, fetch and pause made here, in this thread."""
+        try:
+            step = next(steps)
+            while True:
+                try:
+                    if step is FETCH:
+                        result = fetcher()
+                    elif type(step) is Pause:
+                        result = self.sleep(step)
+                    else:
+                        script, script_keys, args = step
+                        result = script(self.r, script_keys, args)
+                except BaseException as error:
+                    step = steps.throw(error)
+                else:
+                    step = steps.send(result)
+        except StopIteration as done:
+            return done.value
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Write ``value`` now (write-through), cancelling any fill still in flight.
@@ -287,22 +434,11 @@ class Cache:
         Unlike reads, writes and invalidations raise when Redis is down: a lost
         invalidation would leave stale data behind without anyone knowing.
         """
-        ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
-        text = encode(value, key=key, max_bytes=self.max_value_bytes)
-        entry, token_key = self.redis_keys(key)
-        pipe = self.r.pipeline(transaction=True)
-        pipe.delete(token_key)
-        pipe.hset(entry, mapping={"value": text, "delta": 0})
-        pipe.pexpire(entry, self._ttl_ms(ttl))
-        pipe.execute()
+        _transaction(self.r, self._set_commands(key, value, ttl))
 
     def invalidate(self, key: str) -> bool:
         """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
-        entry, token_key = self.redis_keys(key)
-        pipe = self.r.pipeline(transaction=True)
-        pipe.delete(entry)
-        pipe.delete(token_key)
-        existed, _ = pipe.execute()
+        existed, _ = _transaction(self.r, self._invalidate_commands(key))
         return bool(existed)
 
     def cached(self, ttl: float | None = None, *, name: str | None = None,
@@ -326,32 +462,13 @@ class Cache:
         invalidate (or change ``name``), as with any cache. Values equal in Python but of other
         types (``1``, ``1.0``, ``True``) are separate entries: safe, if a little wasteful.
         """
-        ttl = None if ttl is None else validate.seconds(ttl, "ttl")
-        if name is not None:
-            validate.text(name, "name")
-        left_out = set(ignore)
+        ttl, key_function = _cached_options(ttl, name, ignore)
 
         def decorate(fn: Callable[..., T]) -> Callable[..., T]:
-            if name is None and "<locals>" in fn.__qualname__:
-                raise TypeError(f"{fn.__qualname__} is defined inside another function, so every function made "
-                                "there has this name and they would share cache entries: pass cached(name=...)")
-            prefix = name or f"{fn.__module__}.{fn.__qualname__}"
-            try:
-                signature: inspect.Signature | None = inspect.signature(fn)
-            except (TypeError, ValueError):  # some builtins have none: key on the call as made
-                signature = None
-
-            def key_of(args: tuple, kwargs: dict) -> str:
-                if signature is None:
-                    call: Any = [list(args), kwargs]
-                else:
-                    bound = signature.bind(*args, **kwargs)
-                    call = [(arg, value) for arg, value in bound.arguments.items()
-                            if arg not in left_out and not _is_default(signature, arg, value)]
-                try:
-                    return prefix + ":" + json.dumps(canonical(call), separators=(",", ":"))
-                except (NotSerializable, ValueError) as error:  # ValueError: an int too long for JSON text
-                    raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
+            if inspect.iscoroutinefunction(fn):
+                raise TypeError(f"{fn.__qualname__} is an async def: its result is a coroutine, which cannot be "
+                                "cached; use patterns.aio.Cache(...).cached() with an asyncio client")
+            key_of = key_function(fn)
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -362,79 +479,47 @@ class Cache:
 
         return decorate
 
-    # -- the steps ------------------------------------------------------------------------
-    def _draw(self) -> float:
-        """XFetch's factor for one read, beta * -ln(u): the rng is drawn only when early refresh is on."""
-        beta = self.beta
-        return beta * -math.log(1.0 - self.rng.random()) if beta else 0  # 0, not 0.0: sent as "0", as before
 
-    def _read(self, fill_keys: list[str], factor: float) -> tuple[str | None, int, str | None]:
-        value, fresh_ms, token, _new = _READ(
-            self.r,
-            fill_keys,
-            [
-                secrets.token_hex(16),
-                int(self.fill_timeout * 1000),
-                int(self.stale_ttl * 1000),
-                repr(factor),
-                int(self.single_flight),
-            ],
-        )
-        return value, int(fresh_ms), token
+def _transaction(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    pipe = r.pipeline(transaction=True)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe.execute()
 
-    def _fill(self, key: str, fill_keys: list[str], token: str, fetcher: Callable[[], T], ttl: float) -> T:
-        self._count("origin_calls")
-        started = time.perf_counter()
+
+def _cached_options(ttl: float | None, name: str | None,
+                    ignore: tuple[str, ...]) -> tuple[float | None, Callable[[Callable[..., Any]], Callable[[tuple, dict], str]]]:
+    """``cached()``'s checked ttl, and what makes a function's ``key_of(args, kwargs)`` (see Cache.cached)."""
+    ttl = None if ttl is None else validate.seconds(ttl, "ttl")
+    if name is not None:
+        validate.text(name, "name")
+    left_out = set(ignore)
+
+    def key_function(fn: Callable[..., Any]) -> Callable[[tuple, dict], str]:
+        if name is None and "<locals>" in fn.__qualname__:
+            raise TypeError(f"{fn.__qualname__} is defined inside another function, so every function made "
+                            "there has this name and they would share cache entries: pass cached(name=...)")
+        prefix = name or f"{fn.__module__}.{fn.__qualname__}"
         try:
-            value = fetcher()
-            text = encode(value, key=key, max_bytes=self.max_value_bytes)
-        except BaseException:
-            self._give_back(fill_keys[1], token)  # let the next caller try, not wait it out
-            raise
-        delta_ms = max(1, round((time.perf_counter() - started) * 1000))
-        if value is None and self.negative_ttl is not None:
-            ttl = self.negative_ttl
-        try:
-            written = _FILL(self.r, fill_keys, [token, text, delta_ms, self._ttl_ms(ttl)])
-        except UNAVAILABLE_ERRORS as error:
-            self._count("redis_errors")
-            self.breaker.trip(error, f"returning {key!r} uncached")
-            return value
-        except FULL_ERRORS as error:
-            self._count("redis_errors")
-            self._warn_full(error)
-            self._give_back(fill_keys[1], token)
-            return value
-        if not written:
-            self._count("fills_refused")
-        return value
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):  # some builtins have none: key on the call as made
+            signature = None
 
-    def _give_back(self, token_key: str, token: str) -> None:
-        try:
-            _RELEASE(self.r, [token_key], [token])
-        except UNAVAILABLE_ERRORS + FULL_ERRORS:
-            pass  # the token expires by itself after fill_timeout
+        def key_of(args: tuple, kwargs: dict) -> str:
+            if signature is None:
+                call: Any = [list(args), kwargs]
+            else:
+                bound = signature.bind(*args, **kwargs)
+                call = [(arg, value) for arg, value in bound.arguments.items()
+                        if arg not in left_out and not _is_default(signature, arg, value)]
+            try:
+                return prefix + ":" + json.dumps(canonical(call), separators=(",", ":"))
+            except (NotSerializable, ValueError) as error:  # ValueError: an int too long for JSON text
+                raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
 
-    def _warn_full(self, error: Exception) -> None:
-        # Hits keep working, so the breaker stays closed; one warning per breaker period, not per miss.
-        now = time.monotonic()
-        if now - self._full_warned_at >= max(self.breaker.seconds, 1.0):
-            self._full_warned_at = now
-            log.warning("cache %s: Redis refuses writes (%s); serving misses from the source uncached",
-                        self.namespace, error)
+        return key_of
 
-    def _from_source(self, fetcher: Callable[[], T]) -> T:
-        self._count("origin_calls")
-        return fetcher()
-
-    def _ttl_ms(self, ttl: float) -> int:
-        # Jitter only shortens: a caller asking for 300 s never gets data older than that.
-        fresh = ttl * (1 - self.jitter * self.rng.random())
-        return max(1, round((fresh + self.stale_ttl) * 1000))
-
-    def _count(self, field: str) -> None:
-        with self._stats_lock:
-            setattr(self.stats, field, getattr(self.stats, field) + 1)
+    return ttl, key_function
 
 
 def _peek_args(factor: float, stale_ttl: float) -> tuple[str, ...]:
@@ -455,20 +540,23 @@ def get_or_set(r: Any, key: str, fetcher: Callable[[], T], ttl_seconds: float = 
     fetcher's value is returned instead of an error (and, for ``breaker_seconds``, without
     trying Redis again: one timeout per outage, not one per call).
     """
-    ttl = _seconds(ttl_seconds, "ttl_seconds")
-    return _seed_cache(r)._get_or_set(key, fetcher, ttl)
+    cache = _seed_cache(r, Cache)
+    return cache._run(cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds")), fetcher)
 
 
 def invalidate(r: Any, key: str) -> bool:
     """Delete an entry written by ``get_or_set``; True if there was one."""
-    return _seed_cache(r).invalidate(key)
+    return _seed_cache(r, Cache).invalidate(key)
 
 
 _SEED_CACHE = "_workbook_seed_cache"
 
 
-def _seed_cache(r: Any) -> Cache:
-    """The one Cache ``get_or_set`` and ``invalidate`` use for client ``r``, made at its first call.
+C = TypeVar("C", bound=CacheBase)
+
+
+def _seed_cache(r: Any, kind: type[C] = Cache) -> C:  # type: ignore[assignment]
+    """The one cache of ``kind`` the seed functions use for client ``r``, made at its first call.
 
     Made per call it cost more than the hit itself (a seeded rng, a breaker, a lock, the
     option checks). It lives on the client, as its namespace does, so it goes when the client
@@ -477,7 +565,7 @@ def _seed_cache(r: Any) -> Cache:
     """
     cache = getattr(r, _SEED_CACHE, None)
     if cache is None:
-        cache = Cache(r, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0)
+        cache = kind(r, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0)
         try:
             setattr(r, _SEED_CACHE, cache)
         except AttributeError:  # a client that takes no attributes: a Cache per call, as before

@@ -10,6 +10,8 @@ server and on fakeredis, which has no MONITOR.
         r.get("a")
     print(t)            # 2 commands in 2 round trips ...
 
+An asyncio client is traced the same way (``with trace(r):`` around the awaits).
+
 In a notebook, ``%load_ext patterns.trace`` adds the ``%%trace_redis`` cell magic.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import AbstractConnection
 
 MAX_ARG_CHARS = 24
@@ -93,15 +96,21 @@ def trace(r: Any = None) -> Iterator[Trace]:
 
 
 def _pools_of(r: Any) -> tuple[Any, ...]:
+    """Where ``r``'s connections come from: its pool, or each cluster node's (the asyncio cluster's nodes
+    hold their connections themselves)."""
     if hasattr(r, "connection_pool"):
         return (r.connection_pool,)
     if hasattr(r, "get_nodes"):  # RedisCluster: one pool per node
-        return tuple(n.redis_connection.connection_pool for n in r.get_nodes() if n.redis_connection)
+        nodes = r.get_nodes()
+        return tuple(n.redis_connection.connection_pool if hasattr(n, "redis_connection") else n
+                     for n in nodes if getattr(n, "redis_connection", n) is not None)
     raise TypeError(f"cannot trace {type(r).__name__}: pass a redis-py client (or nothing, to trace all)")
 
 
 def _in_use(pool: Any) -> Any:
     found = getattr(pool, "_in_use_connections", None)
+    if found is None and hasattr(pool, "_connections"):  # an asyncio cluster node
+        return pool._connections
     return found if found is not None else pool._get_in_use_connections()
 
 
@@ -109,21 +118,28 @@ def _belongs(recorder: Trace, connection: Any) -> bool:
     return recorder.pools is None or any(connection in _in_use(p) for p in recorder.pools)
 
 
+def _record(connection: Any, command: Any) -> None:
+    if _active and not getattr(connection, "_trace_handshake", False):
+        batch = parse_packed(command)
+        for recorder in list(_active):
+            if _belongs(recorder, connection):
+                recorder._record(batch)
+
+
 def _install() -> None:
-    """Wrap the one method every redis-py connection (fakeredis's too) writes through."""
+    """Wrap the one method every redis-py connection writes through: redis-py's, redis.asyncio's
+    (fakeredis's clients, both kinds, write through them too)."""
     global _installed
     with _active_lock:
         if _installed:
             return
         original_send = AbstractConnection.send_packed_command
         original_handshake = AbstractConnection.on_connect_check_health
+        original_async_send = AsyncConnection.send_packed_command
+        original_async_handshake = AsyncConnection.on_connect_check_health
 
         def send_packed_command(self: Any, command: Any, check_health: bool = True) -> Any:
-            if _active and not getattr(self, "_trace_handshake", False):
-                batch = parse_packed(command)
-                for recorder in list(_active):
-                    if _belongs(recorder, self):
-                        recorder._record(batch)
+            _record(self, command)
             return original_send(self, command, check_health)
 
         def on_connect_check_health(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -133,8 +149,21 @@ def _install() -> None:
             finally:
                 self._trace_handshake = False
 
+        async def async_send_packed_command(self: Any, command: Any, check_health: bool = True) -> Any:
+            _record(self, command)
+            return await original_async_send(self, command, check_health)
+
+        async def async_on_connect_check_health(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self._trace_handshake = True  # one task uses a connection at a time: no other send sees this
+            try:
+                return await original_async_handshake(self, *args, **kwargs)
+            finally:
+                self._trace_handshake = False
+
         AbstractConnection.send_packed_command = send_packed_command
         AbstractConnection.on_connect_check_health = on_connect_check_health
+        AsyncConnection.send_packed_command = async_send_packed_command
+        AsyncConnection.on_connect_check_health = async_on_connect_check_health
         _installed = True
 
 

@@ -112,6 +112,15 @@ def r(request, backend):
     keys.set_namespace(client, None)
 
 
+@pytest.fixture
+def make_async(r):
+    """An async function making an asyncio client of ``r``'s key space, in the event loop that awaits it
+    (the same FakeServer, or server, user and namespace: see tests/aio_twins.py)."""
+    from aio_twins import async_client_like
+
+    return lambda: async_client_like(r)
+
+
 @pytest.fixture(params=[b for b in BACKENDS if b != "fake"])
 def on_server(request):
     """Like ``r``, on every backend but fakeredis: for tests that skew this process's clock.

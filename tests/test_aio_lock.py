@@ -19,24 +19,9 @@ from patterns.errors import LockLost, LockNotAcquired
 
 
 @pytest.fixture
-def make(request, backend):
-    """An async function making an asyncio client with an empty namespace of its own, on the backend under test."""
-    if backend == "fake":
-        server = fakeredis.FakeServer()
-
-        async def made():
-            return aio.connection.fake_client(server)
-    elif backend == "attendee":
-        attendee = request.getfixturevalue("attendee")
-
-        async def made():
-            return await aio.connect(attendee.url, namespace=attendee.namespace)
-    else:
-        url = request.getfixturevalue("redis_server" if backend == "real" else "redis_cluster").url
-
-        async def made():
-            return await aio.connect(url)
-    return made
+def make(make_async):
+    """An async function making an asyncio client with an empty key space, on the backend under test."""
+    return make_async
 
 
 def _run(body):

@@ -25,27 +25,9 @@ ALGORITHM_NAMES = sorted(sync.ALGORITHMS)
 
 
 @pytest.fixture
-def twins(request, backend):
+def twins(r, make_async):
     """(a synchronous client, an async function making an asyncio client of the same key space)."""
-    if backend == "fake":
-        server = fakeredis.FakeServer()
-        client = fakeredis.FakeRedis(server=server, decode_responses=True)
-
-        async def make():
-            return aio.connection.fake_client(server)
-    elif backend == "attendee":
-        attendee = request.getfixturevalue("attendee")
-        client = attendee.client()
-
-        async def make():
-            return await aio.connect(attendee.url, namespace=attendee.namespace)
-    else:
-        url = request.getfixturevalue("redis_server" if backend == "real" else "redis_cluster").url
-        client = patterns.connect(url)
-
-        async def make():
-            return await aio.connect(url)
-    return client, make
+    return r, make_async
 
 
 def _run(body):

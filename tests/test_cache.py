@@ -14,11 +14,37 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patterns import Cache, get_or_set, invalidate, keys
+import aio_twins
+from patterns import Cache, aio, get_or_set, invalidate, keys
 from patterns.errors import NotSerializable, ValueTooLarge
 from patterns.sandbox import LocalServer, redis_server_binary
 from patterns.trace import trace
 from conftest import _started
+
+
+# Every test here runs twice: on patterns.cache, and on patterns.aio's twins through
+# tests/aio_twins.py (Cache, get_or_set and invalidate swapped for synchronous views of the
+# asyncio ones, on a client of the same key space), unless marked sync_only with the reason.
+
+
+def pytest_generate_tests(metafunc):
+    sync_only = metafunc.definition.get_closest_marker("sync_only") is not None
+    metafunc.parametrize("api", ["sync"] if sync_only else ["sync", "async"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def api(request, monkeypatch):
+    if request.param == "sync":
+        yield "sync"
+        return
+    leg = aio_twins.AsyncLeg()
+    module = globals()
+    monkeypatch.setitem(module, "Cache", leg.view(aio.Cache))
+    monkeypatch.setitem(module, "get_or_set", leg.function(aio.get_or_set))
+    monkeypatch.setitem(module, "invalidate", leg.function(aio.invalidate))
+    monkeypatch.setitem(module, "trace", lambda r=None, traced=trace: traced(None if r is None else leg.client(r)))
+    yield "async"
+    leg.close()
 
 
 class Origin:
@@ -352,6 +378,7 @@ def test_after_a_failure_the_breaker_skips_redis_then_tries_again():
     assert cache.stats.hits == 1 and cache.stats.redis_errors == 1
 
 
+@pytest.mark.sync_only("a redis.Redis with timeouts of its own; tests/test_aio_cache.py has the asyncio client's twin")
 def test_a_black_holed_server_costs_one_timeout_not_one_per_request():
     """A server that accepts no connection at all: only the first request waits for the timeout."""
     import socket
@@ -381,6 +408,7 @@ def test_a_black_holed_server_costs_one_timeout_not_one_per_request():
     assert elapsed < 3  # one 0.3 s timeout, not twenty
 
 
+@pytest.mark.sync_only("a redis.Redis with timeouts of its own; tests/test_aio_cache.py has the asyncio client's twin")
 def test_when_the_real_server_is_unreachable_the_cache_serves_from_the_source_quickly():
     from helpers import refusing_port
 
@@ -625,6 +653,7 @@ def _entry(r, cache, key, value, *, delta_ms, ttl_ms):
     return entry
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); the decisions are CacheBase's, shared")
 def test_an_invalidation_at_any_point_of_a_hit_still_refuses_the_refresh_in_flight(r):
     """A hit sends no fill token. While one caller refreshes an entry (XFetch), another reads it and
     a writer invalidates it before or after any round trip of that read: the refresher's old value
@@ -673,6 +702,7 @@ def test_an_invalidation_at_any_point_of_a_hit_still_refuses_the_refresh_in_flig
         assert reader.get_or_set("item", lambda: dict(database)) == {"price": 12}
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); the decisions are CacheBase's, shared")
 def test_a_fill_landing_between_a_miss_and_its_claim_is_used_not_fetched_again(r):
     """A miss is two reads now: the peek, then cache_read.lua's claim. Another caller's whole fill
     landing before either of them leaves this caller nothing to fetch: the origin runs once."""
@@ -770,6 +800,7 @@ def test_the_hit_script_calls_a_hit_exactly_what_the_read_script_calls_one(r, tt
         assert peeked is None or peeked == value == '"v"'
 
 
+@pytest.mark.sync_only("counts patterns.cache.Cache objects; tests/test_aio_cache.py counts patterns.aio.Cache ones")
 def test_get_or_set_makes_one_cache_per_client_and_lets_it_go_with_the_client(monkeypatch):
     import gc
     import weakref
@@ -813,6 +844,7 @@ def test_get_or_set_keeps_the_seeds_options_none_for_its_ttl_and_no_waiting(r):
     assert get_or_set(r, "held", Origin("other"), 60) == "v"
 
 
+@pytest.mark.sync_only("reads the synchronous client's seed cache; tests/test_aio_cache.py reads the asyncio client's")
 def test_get_or_set_skips_redis_for_a_while_after_it_failed_on_that_client(caplog):
     """The breaker of get_or_set's cache lives with the client, as a Cache's does: an outage costs
     one failed call per breaker period, not one per request (made per call, each call tried again)."""
@@ -827,3 +859,25 @@ def test_get_or_set_skips_redis_for_a_while_after_it_failed_on_that_client(caplo
     stats = cache_module._seed_cache(client).stats
     assert (stats.redis_errors, stats.bypassed, origin.calls) == (1, 2, 3)
     assert caplog.text.count("Redis unavailable") == 1
+
+
+@pytest.mark.sync_only("raises Ctrl-C from inside a synchronous script call; tests/test_aio_cache.py cancels tasks at each await")
+@pytest.mark.parametrize(("script", "ran"), [("_READ", True), ("_FILL", False)])
+def test_a_ctrl_c_during_the_claim_or_the_fill_gives_the_fill_token_back(r, monkeypatch, script, ran):
+    """Review of 3 Dec: interrupted with the claim's reply unread, or around the fill, the caller
+    kept a token it never used, and every other caller waited wait_timeout for it."""
+    from patterns import cache as cache_module
+
+    cache = Cache(r, "t", early_refresh_beta=0, fill_timeout=30)
+    real = getattr(cache_module, script)
+
+    def interrupted(*args, **kwargs):
+        if ran:
+            real(*args, **kwargs)  # it ran on the server, and the reply was never read
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_module, script, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.get_or_set("k", Origin("v"))
+    monkeypatch.setattr(cache_module, script, real)
+    assert r.exists(cache.redis_keys("k")[1]) == 0

@@ -148,3 +148,24 @@ def test_a_cluster_pipeline_costs_one_round_trip_per_node_it_touches(cluster_cli
             pipe.get(name)
         pipe.execute()
     assert t.round_trips == 1  # one hash tag, one slot, one node
+
+
+def test_an_asyncio_client_is_traced_as_a_synchronous_one_is(r, make_async):
+    """Every backend's asyncio client: its commands and round trips, its first connection's handshake left out."""
+    import asyncio
+
+    async def body():
+        client = await make_async()
+        with trace(client) as t:
+            await client.set("{t}a", "1")  # a fresh connection: its handshake is not shown
+            await client.get("{t}a")
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.incr("{t}n")
+                pipe.expire("{t}n", 60)
+                await pipe.execute()
+        await client.aclose()
+        return t
+
+    t = asyncio.run(body())
+    assert t.names == ["SET", "GET", "MULTI", "INCRBY", "EXPIRE", "EXEC"]  # redis.asyncio's incr sends INCRBY
+    assert t.round_trips == 3

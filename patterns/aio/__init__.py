@@ -6,12 +6,14 @@ the same embedded server as ``patterns.connect()``, so a notebook that mixes bot
 keyspace). Everything but the I/O is the synchronous modules' own: the Lua scripts, the keys,
 the validation and the decisions.
 
-Covered so far: ``connect``, the scripts, rate limiting (every limiter, ``check_rate_limit``) and
-locking (``Lock`` with ``async with``, ``with_lock``).
+Covered so far: ``connect``, the scripts, caching (``Cache`` with ``cached()`` for ``async def``
+functions, ``get_or_set``, ``invalidate``), rate limiting (every limiter, ``check_rate_limit``)
+and locking (``Lock`` with ``async with``, ``with_lock``).
 """
+from .cache import Cache, get_or_set, invalidate
 from .connection import connect
 from .lock import Lock, with_lock
 from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
 
-__all__ = ["connect", "Lock", "with_lock", "check_rate_limit",
+__all__ = ["connect", "Cache", "get_or_set", "invalidate", "Lock", "with_lock", "check_rate_limit",
            "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

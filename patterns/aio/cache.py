@@ -1,0 +1,124 @@
+"""Caching for asyncio: patterns.cache's Cache, get_or_set and invalidate, awaited.
+
+Every decision is the synchronous cache's (``patterns.cache.CacheBase._steps``): the same
+scripts, keys, fill tokens, XFetch draws, stale serving, negative caching, breaker and stats.
+Only the running of each step differs: a script call, the fetcher and a pause are awaited
+here, so a handler waiting on Redis or on another caller's fill lets the loop serve others.
+
+The fetcher may be an ``async def`` (awaited) or a plain function. A task cancelled while its
+fetcher runs gives its fill token back on the way out, so the next caller fills at once instead
+of waiting ``fill_timeout``; cancelled anywhere else it holds nothing but, at most, a token it
+was never told about, which expires after ``fill_timeout`` like a crashed filler's.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from typing import Any, Awaitable, Callable, TypeVar
+
+from ..cache import FETCH, CacheBase, Pause, Steps, _cached_options, _seconds, _seed_cache
+from ..connection import is_async_client
+from .connection import check_loop, gate
+from .scripts import run
+
+T = TypeVar("T")
+
+
+class Cache(CacheBase):
+    """A cache-aside cache for asyncio clients, with every option of patterns.cache.Cache.
+
+    ``sleep`` (injectable for tests) is awaited: by default ``asyncio.sleep``.
+    """
+
+    default_sleep = staticmethod(asyncio.sleep)
+
+    async def get_or_set(self, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl: float | None = None) -> T:
+        """Return the cached value of ``key``, computing it with ``await fetcher()`` (or ``fetcher()``) when needed."""
+        return await self._run(self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl")),
+                               fetcher)
+
+    async def _run(self, steps: Steps, fetcher: Callable[[], Any]) -> Any:
+        """Run ``steps`` to their value, awaiting each script call, fetch and pause."""
+        try:
+            step = next(steps)
+            while True:
+                try:
+                    if step is FETCH:
+                        result = fetcher()
+                        if inspect.isawaitable(result):
+                            result = await result
+                    elif type(step) is Pause:
+                        result = self.sleep(step)
+                        if inspect.isawaitable(result):
+                            await result
+                    else:
+                        script, script_keys, args = step
+                        result = await run(script, self.r, script_keys, args)
+                except BaseException as error:
+                    step = steps.throw(error)
+                else:
+                    step = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Write ``value`` now (write-through), cancelling any fill still in flight (raises if Redis is down)."""
+        await _transaction(self.r, self._set_commands(key, value, ttl))
+
+    async def invalidate(self, key: str) -> bool:
+        """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
+        existed, _ = await _transaction(self.r, self._invalidate_commands(key))
+        return bool(existed)
+
+    def cached(self, ttl: float | None = None, *, name: str | None = None,
+               ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., Awaitable[T]]], Callable[..., Awaitable[T]]]:
+        """Decorator for an ``async def``: patterns.cache.Cache.cached, awaited (``await f.invalidate(...)`` too)."""
+        ttl, key_function = _cached_options(ttl, name, ignore)
+
+        def decorate(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} is not an async def: decorate it with "
+                                "patterns.cache.Cache(...).cached(), or make it async")
+            key_of = key_function(fn)
+
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> T:
+                return await self.get_or_set(key_of(args, kwargs), lambda: fn(*args, **kwargs), ttl)
+
+            wrapper.invalidate = lambda *args, **kwargs: self.invalidate(key_of(args, kwargs))  # type: ignore[attr-defined]
+            return wrapper
+
+        return decorate
+
+    def _check_client(self, r: Any) -> None:
+        if not is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
+                            "patterns.cache.Cache with it, or make one with await patterns.aio.connect()")
+
+
+async def _transaction(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    check_loop(r)
+    bound = gate(r)
+    if bound is None:
+        return await _send(r, commands)
+    async with bound:
+        return await _send(r, commands)
+
+
+async def _send(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    async with r.pipeline(transaction=True) as pipe:
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute()
+
+
+async def get_or_set(r: Any, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl_seconds: float = 3600) -> T:
+    """The seed's getOrSet for asyncio: patterns.cache.get_or_set, awaited (see there)."""
+    cache = _seed_cache(r, Cache)
+    return await cache._run(cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds")), fetcher)
+
+
+async def invalidate(r: Any, key: str) -> bool:
+    """Delete an entry written by ``get_or_set``; True if there was one."""
+    return await _seed_cache(r, Cache).invalidate(key)
