@@ -13,8 +13,8 @@ an entry (``cache_fill.lua``) is refused if it was invalidated while its value w
 being computed.
 
 The decisions live in one place for both kinds of client: ``CacheBase._steps`` is a generator
-that yields each round trip (a script call), each call of the fetcher and each pause, and is
-sent what they gave. ``Cache`` runs it with plain calls; ``patterns.aio.Cache`` awaits them.
+that yields each round trip, each call of the fetcher and each pause (see patterns.steps).
+``Cache`` runs it with plain calls; ``patterns.aio.Cache`` awaits them.
 """
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Generator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import keys, validate
 from .breaker import Breaker
 from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, is_async_client
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
+from .steps import FETCH, Batch, Pause, Steps, run, synchronous
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,17 +46,6 @@ _READ = load_script("cache_read")
 _FILL = load_script("cache_fill")
 _RELEASE = load_script("compare_and_delete")
 
-# What CacheBase._steps yields: a script call as (script, keys, args), FETCH for the fetcher's
-# value, or a Pause of so many seconds. Whatever runs the steps sends back what each gave, or
-# throws in what it raised.
-FETCH = "fetch"
-
-
-class Pause(float):
-    """Seconds a caller waits for another caller's fill before it reads again."""
-
-
-Steps = Generator[Any, Any, T]
 
 
 def encode(value: Any, *, key: str = "", max_bytes: int | None = MAX_VALUE_BYTES) -> str:
@@ -226,16 +216,24 @@ class CacheBase:
     def _token_key(self, key: str) -> str:
         return keys.key(self.r, self._kind, key, "fill")
 
-    # -- what set() and invalidate() send, in one MULTI/EXEC ----------------------------
-    def _set_commands(self, key: str, value: Any, ttl: float | None) -> list[tuple[Any, ...]]:
+    # -- writes: one MULTI/EXEC each -------------------------------------------------------
+    def _set(self, key: str, value: Any, ttl: float | None = None) -> Steps[None]:
+        """Write ``value`` now (write-through), cancelling any fill still in flight.
+
+        Unlike reads, writes and invalidations raise when Redis is down: a lost
+        invalidation would leave stale data behind without anyone knowing.
+        """
         ttl = self.ttl if ttl is None else validate.seconds(ttl, "ttl")
         text = encode(value, key=key, max_bytes=self.max_value_bytes)
         entry, token_key = self.redis_keys(key)
-        return [("DEL", token_key), ("HSET", entry, "value", text, "delta", 0), ("PEXPIRE", entry, self._ttl_ms(ttl))]
+        yield Batch([("DEL", token_key), ("HSET", entry, "value", text, "delta", 0),
+                     ("PEXPIRE", entry, self._ttl_ms(ttl))], transaction=True)
 
-    def _invalidate_commands(self, key: str) -> list[tuple[Any, ...]]:
+    def _invalidate(self, key: str) -> Steps[bool]:
+        """Delete ``key``'s entry and its fill token: a fill in flight will not write it back. True if there was one."""
         entry, token_key = self.redis_keys(key)
-        return [("DEL", entry), ("DEL", token_key)]
+        existed, _ = yield Batch([("DEL", entry), ("DEL", token_key)], transaction=True)
+        return bool(existed)
 
     # -- the steps of one get_or_set ----------------------------------------------------
     def _get_or_set_steps(self, key: str, fetcher: Any, ttl: float | None) -> Steps:
@@ -406,40 +404,11 @@ class Cache(CacheBase):
 
     def get_or_set(self, key: str, fetcher: Callable[[], T], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``fetcher()`` when needed."""
-        return self._run(self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl")), fetcher)
+        steps = self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
+        return run(self.r, steps, fetcher=fetcher, sleep=self.sleep)
 
-    def _run(self, steps: Steps, fetcher: Callable[[], Any]) -> Any:
-        """Run ``steps`` to their value: each script call, fetch and pause made here, in this thread."""
-        try:
-            step = next(steps)
-            while True:
-                try:
-                    if step is FETCH:
-                        result = fetcher()
-                    elif type(step) is Pause:
-                        result = self.sleep(step)
-                    else:
-                        script, script_keys, args = step
-                        result = script(self.r, script_keys, args)
-                except BaseException as error:
-                    step = steps.throw(error)
-                else:
-                    step = steps.send(result)
-        except StopIteration as done:
-            return done.value
-
-    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        """Write ``value`` now (write-through), cancelling any fill still in flight.
-
-        Unlike reads, writes and invalidations raise when Redis is down: a lost
-        invalidation would leave stale data behind without anyone knowing.
-        """
-        _transaction(self.r, self._set_commands(key, value, ttl))
-
-    def invalidate(self, key: str) -> bool:
-        """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
-        existed, _ = _transaction(self.r, self._invalidate_commands(key))
-        return bool(existed)
+    set = synchronous(CacheBase._set)
+    invalidate = synchronous(CacheBase._invalidate)
 
     def cached(self, ttl: float | None = None, *, name: str | None = None,
                ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -478,13 +447,6 @@ class Cache(CacheBase):
             return wrapper
 
         return decorate
-
-
-def _transaction(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    pipe = r.pipeline(transaction=True)
-    for command in commands:
-        pipe.execute_command(*command)
-    return pipe.execute()
 
 
 def _cached_options(ttl: float | None, name: str | None,
@@ -541,7 +503,8 @@ def get_or_set(r: Any, key: str, fetcher: Callable[[], T], ttl_seconds: float = 
     trying Redis again: one timeout per outage, not one per call).
     """
     cache = _seed_cache(r, Cache)
-    return cache._run(cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds")), fetcher)
+    steps = cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds"))
+    return run(cache.r, steps, fetcher=fetcher, sleep=cache.sleep)
 
 
 def invalidate(r: Any, key: str) -> bool:

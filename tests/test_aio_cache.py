@@ -67,7 +67,7 @@ POINTS = [("cache_peek", "before"), ("cache_peek", "sent"), ("cache_read", "befo
 @pytest.mark.parametrize(("step", "when"), POINTS, ids=[f"{s}-{w}" for s, w in POINTS])
 def test_a_miss_cancelled_at_each_await_holds_no_token_and_leaves_the_client_working(r, make_async, monkeypatch,
                                                                                    step, when):
-    real_run = aio.cache.run
+    real_run = aio.steps.run_script
 
     async def body():
         client = await make_async()
@@ -92,7 +92,7 @@ def test_a_miss_cancelled_at_each_await_holds_no_token_and_leaves_the_client_wor
                 await asyncio.sleep(3600)
             return "v"
 
-        monkeypatch.setattr(aio.cache, "run", run)
+        monkeypatch.setattr(aio.steps, "run_script", run)
         task = asyncio.ensure_future(cache.get_or_set("k", origin))
         await asyncio.wait_for(reached.wait(), 30)
         task.cancel()
@@ -101,7 +101,7 @@ def test_a_miss_cancelled_at_each_await_holds_no_token_and_leaves_the_client_wor
             finished = True
         except asyncio.CancelledError:
             finished = False
-        monkeypatch.setattr(aio.cache, "run", real_run)
+        monkeypatch.setattr(aio.steps, "run_script", real_run)
         token = r.pttl(cache.redis_keys("k")[1])
         started = time.monotonic()
         after = await cache.get_or_set("k", lambda: "fetched after")

@@ -17,10 +17,9 @@ import functools
 import inspect
 from typing import Any, Awaitable, Callable, TypeVar
 
-from ..cache import FETCH, CacheBase, Pause, Steps, _cached_options, _seconds, _seed_cache
+from ..cache import CacheBase, _cached_options, _seconds, _seed_cache
 from ..connection import is_async_client
-from .connection import check_loop, gate
-from .scripts import run
+from .steps import awaited, run
 
 T = TypeVar("T")
 
@@ -35,41 +34,11 @@ class Cache(CacheBase):
 
     async def get_or_set(self, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``await fetcher()`` (or ``fetcher()``) when needed."""
-        return await self._run(self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl")),
-                               fetcher)
+        steps = self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
+        return await run(self.r, steps, fetcher=fetcher, sleep=self.sleep)
 
-    async def _run(self, steps: Steps, fetcher: Callable[[], Any]) -> Any:
-        """Run ``steps`` to their value, awaiting each script call, fetch and pause."""
-        try:
-            step = next(steps)
-            while True:
-                try:
-                    if step is FETCH:
-                        result = fetcher()
-                        if inspect.isawaitable(result):
-                            result = await result
-                    elif type(step) is Pause:
-                        result = self.sleep(step)
-                        if inspect.isawaitable(result):
-                            await result
-                    else:
-                        script, script_keys, args = step
-                        result = await run(script, self.r, script_keys, args)
-                except BaseException as error:
-                    step = steps.throw(error)
-                else:
-                    step = steps.send(result)
-        except StopIteration as done:
-            return done.value
-
-    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        """Write ``value`` now (write-through), cancelling any fill still in flight (raises if Redis is down)."""
-        await _transaction(self.r, self._set_commands(key, value, ttl))
-
-    async def invalidate(self, key: str) -> bool:
-        """Delete ``key``'s entry and its fill token: a fill in flight will not write it back."""
-        existed, _ = await _transaction(self.r, self._invalidate_commands(key))
-        return bool(existed)
+    set = awaited(CacheBase._set)
+    invalidate = awaited(CacheBase._invalidate)
 
     def cached(self, ttl: float | None = None, *, name: str | None = None,
                ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., Awaitable[T]]], Callable[..., Awaitable[T]]]:
@@ -97,26 +66,11 @@ class Cache(CacheBase):
                             "patterns.cache.Cache with it, or make one with await patterns.aio.connect()")
 
 
-async def _transaction(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    check_loop(r)
-    bound = gate(r)
-    if bound is None:
-        return await _send(r, commands)
-    async with bound:
-        return await _send(r, commands)
-
-
-async def _send(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    async with r.pipeline(transaction=True) as pipe:
-        for command in commands:
-            pipe.execute_command(*command)
-        return await pipe.execute()
-
-
 async def get_or_set(r: Any, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl_seconds: float = 3600) -> T:
     """The seed's getOrSet for asyncio: patterns.cache.get_or_set, awaited (see there)."""
     cache = _seed_cache(r, Cache)
-    return await cache._run(cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds")), fetcher)
+    steps = cache._get_or_set_steps(key, fetcher, _seconds(ttl_seconds, "ttl_seconds"))
+    return await run(cache.r, steps, fetcher=fetcher, sleep=cache.sleep)
 
 
 async def invalidate(r: Any, key: str) -> bool:
