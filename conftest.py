@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 import pytest
 
-from scripts.kernels import use_socket_files_in_nbval
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts"))
+from kernels import use_socket_files_in_nbval  # noqa: E402  (scripts/ is not a package)
 
 use_socket_files_in_nbval()  # every kernel nbval starts, here and in the real-server legs' child pytests
 

@@ -32,8 +32,23 @@ class SocketFiles(HasTraits):
         # and it picks the numbers by looking for files that do not exist yet: two kernels starting at
         # once would share sockets. One prefix per kernel, in the temporary directory.
         if self.transport == "ipc":
-            return os.path.join(tempfile.gettempdir(), f"kernel-{uuid.uuid4().hex}")
+            return os.path.join(_short_temporary_directory(), f"kernel-{uuid.uuid4().hex}")
         return super()._ip_default()  # type: ignore[misc]
+
+
+SOCKET_PATH_MAX = 104  # bytes in a Unix socket's path, with its NUL: 108 on Linux, 104 on macOS
+
+
+def _short_temporary_directory() -> str:
+    """The temporary directory, or /tmp where its path would make a socket's path too long.
+
+    A kernel's socket is "<dir>/kernel-<32 hex digits>-<n>": with a TMPDIR of 66 characters
+    (nix, bazel, some CI sandboxes) every kernel failed to start ("File name too long").
+    """
+    directory = tempfile.gettempdir()
+    if len(os.path.join(directory, "kernel-" + "0" * 32 + "-99").encode()) < SOCKET_PATH_MAX:
+        return directory
+    return "/tmp"
 
 
 class SocketFileKernelManager(SocketFiles, KernelManager):

@@ -1,5 +1,6 @@
-"""End to end in a real browser: JupyterLab started as `make lab` starts it, every notebook run
-in headless Chromium, and each chapter's live widget driven by real clicks and key presses.
+"""End to end in a real browser: JupyterLab started as `make lab` starts it (its kernels on socket
+files), every notebook run in headless Chromium, and each chapter's live widget driven by real
+clicks and key presses.
 
 Debian's Chromium (/usr/bin/chromium) is driven by Playwright; no browser is ever
 downloaded. Lab serves a temporary copy of notebooks/, so running and saving
@@ -64,6 +65,9 @@ def lab(tmp_path_factory):
     port = free_ports()[0]
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "WORKBOOK_NAMESPACE")}
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path_factory.mktemp("workspaces"))
+    # Its kernels' sockets live in the runtime directory: "<dir>/kernel-<uuid>-ipc-<n>" must stay
+    # under 104 bytes, which a long HOME would pass. A short directory of the test's own.
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("rt"))
     log_path = root.parent / "lab.log"
     with open(log_path, "w") as log:
         # Kernels on socket files, not on TCP ports picked free and bound a moment later (scripts/kernels.py)

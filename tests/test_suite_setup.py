@@ -66,3 +66,18 @@ def test_make_notebooks_kernels_listen_on_socket_files_not_tcp_ports(tmp_path):
     nb = nbformat.read(path, as_version=4)
     run_notebooks.execute(nb, path)
     assert nb.cells[0].outputs[0]["text"].strip() == "ipc"
+
+
+def test_kernel_sockets_fit_a_unix_socket_path_under_a_long_temporary_directory(tmp_path, monkeypatch):
+    # Review of 3 Dec: with a TMPDIR of 66 characters every kernel failed: "File name too long".
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import kernels
+
+    long_dir = tmp_path / ("d" * (90 - len(str(tmp_path))))
+    long_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    assert tempfile.gettempdir() == str(long_dir)
+    prefix = kernels.SocketFileKernelManager(kernel_name="python3").ip
+    assert len((prefix + "-99").encode()) < kernels.SOCKET_PATH_MAX, prefix
