@@ -381,7 +381,7 @@ def socket_timeout(r: Any) -> float | None:
 
 def decodes_responses(r: Any) -> bool:
     """Does ``r`` answer with str (decode_responses=True), as every client connect() makes does?"""
-    if is_cluster(r):
+    if is_cluster(r) or hasattr(r, "nodes_manager"):  # redis-py's cluster client, or redis.asyncio's
         return bool(r.nodes_manager.connection_kwargs.get("decode_responses"))
     return bool(getattr(getattr(r, "connection_pool", None), "connection_kwargs", {}).get("decode_responses"))
 

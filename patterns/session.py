@@ -28,8 +28,9 @@ from typing import Any, Callable
 
 from . import keys, validate
 from .cache import encode
-from .connection import decodes_responses
+from .connection import decodes_responses, is_async_client
 from .scripts import load_script
+from .steps import Batch, Command, Steps, run, synchronous
 
 _WRITE = load_script("session_write")
 _TOUCH = load_script("session_touch")
@@ -99,27 +100,38 @@ def _decode(stored: list[str] | dict | None) -> dict | None:
 
 def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None:
     """The seed's setSession, atomic: the data and its TTL are written in one step."""
+    run(r, _set_session(r, session_id, data, ttl))
+
+
+def _set_session(r: Any, session_id: str, data: dict, ttl: float) -> Steps[None]:
     if not is_valid_id(session_id):
         raise ValueError("session_id must be 16-128 characters of A-Z, a-z, 0-9, '_' or '-' (see new_session_id())")
     # (data={} stores no fields, so it ends any session of that id: a session is its data)
     ttl_ms = int(validate.seconds(ttl, "ttl") * 1000)
-    _WRITE(r, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", "", *_encode_fields(data)])
+    yield (_WRITE, [_session_key(r, session_id)], [-1, ttl_ms, 0, "", "", "", *_encode_fields(data)])
 
 
 def get_session(r: Any, session_id: str) -> dict | None:
     """The seed's getSession: the data with its JSON types, or None (unknown or malformed id)."""
+    return run(r, _get_session(r, session_id))
+
+
+def _get_session(r: Any, session_id: str) -> Steps[dict | None]:
     if not is_valid_id(session_id):
         return None  # never let an attacker-supplied id reach Redis
-    return _decode(r.hgetall(_session_key(r, session_id)))
+    return _decode((yield Command(("HGETALL", _session_key(r, session_id)))))
 
 
-class SessionStore:
-    """Sessions for a web app.
+class SessionStoreBase:
+    """Sessions for a web app, whichever client: the options, checks and every operation's steps.
 
     idle_ttl       seconds of inactivity after which a session ends (each get/update slides it)
     absolute_ttl   seconds after creation after which a session ends, however active
     max_per_user   most sessions one user may hold (the oldest are ended first); None: no cap
     clock          None: the server's clock; injectable for tests and notebooks
+
+    Each operation is a generator of its round trips (see patterns.steps): ``SessionStore``
+    runs them with plain calls, ``patterns.aio.SessionStore`` awaits them.
     """
 
     def __init__(
@@ -131,6 +143,7 @@ class SessionStore:
         max_per_user: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        self._check_client(r)
         if not decodes_responses(r):
             raise ValueError("SessionStore needs a client that answers with str (decode_responses=True), as "
                              "patterns.connect() makes: with bytes a rotation could not read what it just took")
@@ -146,6 +159,11 @@ class SessionStore:
             validate.function(clock, "clock", "nothing (it returns seconds)")
         self.clock = clock
 
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            "patterns.aio.SessionStore, whose methods are awaited")
+
     def _now_ms(self) -> float:
         """The injected clock in ms, or -1: the scripts then read the server's clock."""
         return -1 if self.clock is None else self.clock() * 1000
@@ -154,19 +172,19 @@ class SessionStore:
         return keys.key(self.r, "session:user", user_id)
 
     def _index(self, user_id: str, op: str, *, now_ms: float | None = None, add: str = "", rotated: str = "",
-               epoch: str = "", ids: list[str] | None = None) -> list:
+               epoch: str = "", ids: list[str] | None = None) -> Steps[list]:
         """One step on ``user_id``'s index (session_index.lua): [1 or 0 (refused), ...]."""
         keys_ = [self._index_key(user_id), keys.key(self.r, "session:user", user_id, "epoch")]
-        return _INDEX(self.r, keys_, [self._now_ms() if now_ms is None else now_ms, op, add, rotated,
-                                      int(self.absolute_ttl * 1000), self.max_per_user or 0, epoch, *(ids or [])])
+        return (yield (_INDEX, keys_, [self._now_ms() if now_ms is None else now_ms, op, add, rotated,
+                                       int(self.absolute_ttl * 1000), self.max_per_user or 0, epoch, *(ids or [])]))
 
-    def _epoch(self, user_id: str, now_ms: float) -> str:
+    def _epoch(self, user_id: str, now_ms: float) -> Steps[str]:
         """How many times ``user_id`` logged out everywhere: a new session is made in this epoch."""
-        return str(self._index(user_id, "epoch", now_ms=now_ms)[1])
+        return str((yield from self._index(user_id, "epoch", now_ms=now_ms))[1])
 
     def _write(self, session_id: str, user_id: str, data_fields: list[str], epoch: str, now_ms: float,
                lifetime_ms: float | None = None, measured_since: float | None = None,
-               deadline_cap: str = "") -> bool:
+               deadline_cap: str = "") -> Steps[bool]:
         """Write a store session with ``lifetime_ms`` left (default: the whole absolute lifetime).
 
         ``measured_since``: when (time.monotonic) the lifetime left was asked for; the time
@@ -177,12 +195,12 @@ class SessionStore:
         if lifetime_ms is not None and measured_since is not None:
             lifetime_ms -= (time.monotonic() - measured_since) * 1000
         lifetime = self.absolute_ttl * 1000 if lifetime_ms is None else (lifetime_ms if lifetime_ms > 0 else -1)
-        written = _WRITE(self.r, [_session_key(self.r, session_id)],
+        written = yield (_WRITE, [_session_key(self.r, session_id)],
                          [now_ms, int(self.idle_ttl * 1000), int(lifetime), epoch, user_id, deadline_cap,
                           *data_fields])
         return written is not None
 
-    def _add(self, user_id: str, session_id: str, now_ms: float) -> None:
+    def _add(self, user_id: str, session_id: str, now_ms: float) -> Steps[None]:
         """Index a new login of ``user_id``; end the sessions the cap pushes out (oldest first).
 
         Every session the cap ends is deleted before its id leaves the index, so a crash in
@@ -190,30 +208,40 @@ class SessionStore:
         already ended (idle) leave the index first and do not count.
         """
         if self.max_per_user is not None:
-            self._forget_ended(user_id)
-        found = self._index(user_id, "add", now_ms=now_ms, add=session_id)
+            yield from self._forget_ended(user_id)
+        found = yield from self._index(user_id, "add", now_ms=now_ms, add=session_id)
         held, beyond = found[1], found[2:]
         if beyond:
-            self._delete_sessions(beyond)
-            self._index(user_id, "remove", now_ms=now_ms, ids=beyond)
+            yield from self._delete_sessions(beyond)
+            yield from self._index(user_id, "remove", now_ms=now_ms, ids=beyond)
         elif held > FORGET_AT and self.max_per_user is None:
-            self._forget_ended(user_id)  # now and then: ids of sessions that ended by themselves leave
+            yield from self._forget_ended(user_id)  # now and then: ids of sessions that ended by themselves leave
 
-    def _forget_ended(self, user_id: str) -> list[str]:
+    def _forget_ended(self, user_id: str) -> Steps[list[str]]:
         """Drop from the index the ids whose session has ended; returns the live ones, oldest first."""
-        session_ids = self._index(user_id, "list")[1:]
+        session_ids = (yield from self._index(user_id, "list"))[1:]
         if not session_ids:
             return []
-        pipe = self.r.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.exists(_session_key(self.r, sid))
-        alive = pipe.execute()
+        alive = yield Batch([("EXISTS", _session_key(self.r, sid)) for sid in session_ids])
         ended = [sid for sid, live in zip(session_ids, alive) if not live]
         if ended:
-            self._index(user_id, "remove", ids=ended)
+            yield from self._index(user_id, "remove", ids=ended)
         return [sid for sid, live in zip(session_ids, alive) if live]
 
-    def create(self, user_id: str, data: dict | None = None) -> str:
+    def _delete_sessions(self, session_ids: list[str]) -> Steps[int]:
+        # One DEL per key (a cluster spreads sessions over nodes); one pipeline, so one round trip per node.
+        return sum((yield Batch([("DEL", _session_key(self.r, sid)) for sid in session_ids])))
+
+    def _touch(self, session_id: str, fields: dict) -> Steps[dict | None]:
+        if not is_valid_id(session_id):
+            return None
+        now = -1 if self.clock is None else self._now_ms()
+        flat = yield (_TOUCH, [_session_key(self.r, session_id)],
+                      [now, int(self.idle_ttl * 1000), int(bool(fields)), *_encode_fields(fields)])
+        return _decode(flat)
+
+    # -- the operations: each one the public method of both stores ------------------------
+    def _create(self, user_id: str, data: dict | None = None) -> Steps[str]:
         """Start a session for ``user_id``; returns its new id.
 
         Steps, in this order: the user's epoch (how often they logged out everywhere) is read,
@@ -227,49 +255,35 @@ class SessionStore:
         fields = _encode_fields({} if data is None else data)
         now_ms = self._now_ms()
         session_id = new_session_id()
-        self._write(session_id, user_id, fields, self._epoch(user_id, now_ms), now_ms)
-        self._add(user_id, session_id, now_ms)
+        epoch = yield from self._epoch(user_id, now_ms)
+        yield from self._write(session_id, user_id, fields, epoch, now_ms)
+        yield from self._add(user_id, session_id, now_ms)
         return session_id
 
-    def _delete_sessions(self, session_ids: list[str]) -> int:
-        # One DEL per key (a cluster spreads sessions over nodes); one pipeline, so one round trip per node.
-        pipe = self.r.pipeline(transaction=False)
-        for sid in session_ids:
-            pipe.delete(_session_key(self.r, sid))
-        return sum(pipe.execute())
-
-    def get(self, session_id: str) -> dict | None:
+    def _get(self, session_id: str) -> Steps[dict | None]:
         """The session's data (sliding its idle timeout), or None: unknown, malformed, idle or too old."""
-        return self._touch(session_id, {})
+        return (yield from self._touch(session_id, {}))
 
-    def update(self, session_id: str, **fields: Any) -> dict | None:
+    def _update(self, session_id: str, **fields: Any) -> Steps[dict | None]:
         """Change only the named fields (a concurrent update of other fields is kept); the new data or None."""
-        return self._touch(session_id, fields) if fields else self.get(session_id)
+        return (yield from self._touch(session_id, fields))
 
-    def _touch(self, session_id: str, fields: dict) -> dict | None:
-        if not is_valid_id(session_id):
-            return None
-        now = -1 if self.clock is None else self._now_ms()
-        flat = _TOUCH(self.r, [_session_key(self.r, session_id)],
-                      [now, int(self.idle_ttl * 1000), int(bool(fields)), *_encode_fields(fields)])
-        return _decode(flat)
-
-    def user_of(self, session_id: str) -> str | None:
+    def _user_of(self, session_id: str) -> Steps[str | None]:
         """Whose session this is (without sliding it), or None."""
-        found = self.info(session_id)
+        found = yield from self._info(session_id)
         return found.user_id if found else None
 
-    def info(self, session_id: str) -> SessionInfo | None:
+    def _info(self, session_id: str) -> Steps[SessionInfo | None]:
         """Owner and time left, without sliding the session (one round trip), or None."""
         if not is_valid_id(session_id):
             return None
-        found = _INFO(self.r, [_session_key(self.r, session_id)], [self._now_ms()])
+        found = yield (_INFO, [_session_key(self.r, session_id)], [self._now_ms()])
         if not found:
             return None
         ttl_ms, user_id, left_ms = found
         return SessionInfo(user_id, int(ttl_ms) / 1000, float(left_ms) / 1000)
 
-    def rotate(self, session_id: str, user_id: str | None = None, *, data: dict | None = None) -> str | None:
+    def _rotate(self, session_id: str, user_id: str | None = None, *, data: dict | None = None) -> Steps[str | None]:
         """Give the session a new id and end the old one; None if unknown, over, or logged out everywhere.
 
         Rotate on login (pass the ``user_id`` who just logged in: the session moves to
@@ -305,7 +319,7 @@ class SessionStore:
             return None
         now_ms = self._now_ms()  # read once: an injected clock that fails, fails before the first write
         sent = time.monotonic()
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [int(user_id is None), now_ms])
+        taken = yield (_TAKE, [_session_key(self.r, session_id)], [int(user_id is None), now_ms])
         if taken == -1:
             raise ValueError("this session has no owner (it was written by set_session()): pass user_id= "
                              "to rotate it into a session of that user, as a login does")
@@ -318,39 +332,41 @@ class SessionStore:
         fields = new_fields if data is not None else [x for pair in pairs.items() for x in pair]
         new_id = new_session_id()
         if owner != new_owner:  # a login: it leaves its old owner, and begins anew for the new one
-            if owner is not None and not self._index(owner, "release", now_ms=now_ms, rotated=session_id,
-                                                     epoch=epoch)[0]:
+            if owner is not None and not (yield from self._index(owner, "release", now_ms=now_ms,
+                                                                 rotated=session_id, epoch=epoch))[0]:
                 return None  # the old owner logged out everywhere: this session may not log in anyone
-            self._write(new_id, new_owner, fields, self._epoch(new_owner, now_ms), now_ms)
-            self._add(new_owner, new_id, now_ms)
+            new_epoch = yield from self._epoch(new_owner, now_ms)
+            yield from self._write(new_id, new_owner, fields, new_epoch, now_ms)
+            yield from self._add(new_owner, new_id, now_ms)
             return new_id
         # Never a millisecond more than it had: the time since the take was sent is taken off.
-        if not self._write(new_id, new_owner, fields, epoch, now_ms, lifetime_ms=float(left), measured_since=sent,
-                           deadline_cap=deadline):
-            self._index(owner, "remove", now_ms=now_ms, ids=[session_id])  # its lifetime was over
+        if not (yield from self._write(new_id, new_owner, fields, epoch, now_ms, lifetime_ms=float(left),
+                                       measured_since=sent, deadline_cap=deadline)):
+            yield from self._index(owner, "remove", now_ms=now_ms, ids=[session_id])  # its lifetime was over
             return None
-        if not self._index(owner, "rotate", now_ms=now_ms, add=new_id, rotated=session_id, epoch=epoch)[0]:
-            self._delete_sessions([new_id])  # logged out everywhere meanwhile: no successor
+        if not (yield from self._index(owner, "rotate", now_ms=now_ms, add=new_id, rotated=session_id,
+                                       epoch=epoch))[0]:
+            yield from self._delete_sessions([new_id])  # logged out everywhere meanwhile: no successor
             return None
         return new_id
 
-    def destroy(self, session_id: str) -> bool:
+    def _destroy(self, session_id: str) -> Steps[bool]:
         """End one session (log out); True if it existed."""
         if not is_valid_id(session_id):
             return False
-        taken = _TAKE(self.r, [_session_key(self.r, session_id)], [0, self._now_ms()])
+        taken = yield (_TAKE, [_session_key(self.r, session_id)], [0, self._now_ms()])
         if not taken:
             return False
         user_id = dict(zip(taken[::2], taken[1::2])).get("__user__")
         if user_id:
-            self._index(user_id, "remove", ids=[session_id])
+            yield from self._index(user_id, "remove", ids=[session_id])
         return True
 
-    def sessions_of(self, user_id: str) -> list[str]:
+    def _sessions_of(self, user_id: str) -> Steps[list[str]]:
         """The ids of the user's live sessions, oldest first (ended ones leave the index)."""
-        return self._forget_ended(_check_user(user_id))
+        return (yield from self._forget_ended(_check_user(user_id)))
 
-    def destroy_all(self, user_id: str) -> int:
+    def _destroy_all(self, user_id: str) -> Steps[int]:
         """Log out everywhere: end every session of ``user_id``; returns how many were live.
 
         First the user's epoch is raised (in one step with reading the ids the index holds),
@@ -363,9 +379,23 @@ class SessionStore:
         calling it again finishes the job. The index must not be evicted: use a
         ``noeviction`` policy for a session store (an evicted index forgets sessions).
         """
-        session_ids = self._index(_check_user(user_id), "revoke")[1:]
+        session_ids = (yield from self._index(_check_user(user_id), "revoke"))[1:]
         if not session_ids:
             return 0
-        ended = self._delete_sessions(session_ids)
-        self._index(user_id, "remove", ids=session_ids)
+        ended = yield from self._delete_sessions(session_ids)
+        yield from self._index(user_id, "remove", ids=session_ids)
         return ended
+
+
+class SessionStore(SessionStoreBase):
+    """Sessions for a web app (see SessionStoreBase for the options): each method runs its operation's steps."""
+
+    create = synchronous(SessionStoreBase._create)
+    get = synchronous(SessionStoreBase._get)
+    update = synchronous(SessionStoreBase._update)
+    user_of = synchronous(SessionStoreBase._user_of)
+    info = synchronous(SessionStoreBase._info)
+    rotate = synchronous(SessionStoreBase._rotate)
+    destroy = synchronous(SessionStoreBase._destroy)
+    sessions_of = synchronous(SessionStoreBase._sessions_of)
+    destroy_all = synchronous(SessionStoreBase._destroy_all)

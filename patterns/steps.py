@@ -87,4 +87,6 @@ def synchronous(plan: Callable[..., Steps[T]]) -> Callable[..., T]:
     def method(self: Any, *args: Any, **kwargs: Any) -> T:
         return run(self.r, plan(self, *args, **kwargs))
 
+    method.__name__ = plan.__name__.lstrip("_")  # the public name: "create", not the plan's "_create"
+    method.__qualname__ = f"{plan.__qualname__.rpartition('.')[0]}.{method.__name__}".lstrip(".")
     return method

@@ -46,7 +46,12 @@ async def async_client_like(r: Any) -> Any:
     namespace = keys.namespace_of(r) or None
     kwargs = r.get_connection_kwargs() if isinstance(r, redis.RedisCluster) else r.connection_pool.connection_kwargs
     if "server" in kwargs:  # fakeredis
-        client = aio.connection.fake_client(kwargs["server"])
+        if kwargs.get("decode_responses"):
+            client = aio.connection.fake_client(kwargs["server"])
+        else:  # a client that answers with bytes: its twin does too
+            import fakeredis
+
+            client = fakeredis.FakeAsyncRedis(server=kwargs["server"])
         keys.set_namespace(client, namespace)
         client._patterns_loop = asyncio.get_running_loop()
         return client
@@ -139,3 +144,34 @@ class AsyncLeg:
             except Exception:
                 pass
         self.loop.close()
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    """Every test of a module that imports this runs on both APIs, unless marked ``sync_only`` (with why)."""
+    sync_only = metafunc.definition.get_closest_marker("sync_only") is not None
+    if "api" in metafunc.fixturenames:
+        metafunc.parametrize("api", ["sync"] if sync_only else ["sync", "async"], indirect=True)
+
+
+def both_apis(swaps: Callable[[AsyncLeg], dict[str, Any]]) -> Any:
+    """An autouse fixture ``api`` for a test module: on its "async" leg, the module's names in
+    ``swaps(leg)`` (e.g. ``{"Cache": leg.view(aio.Cache)}``) stand for the asyncio API, and
+    ``trace(r)`` traces ``r``'s asyncio twin. Import ``pytest_generate_tests`` beside it."""
+    import pytest
+
+    @pytest.fixture(autouse=True)
+    def api(request: Any, monkeypatch: Any) -> Any:
+        if request.param == "sync":
+            yield "sync"
+            return
+        leg = AsyncLeg()
+        names = request.module.__dict__
+        for name, value in swaps(leg).items():
+            monkeypatch.setitem(names, name, value)
+        if "trace" in names:
+            traced = names["trace"]
+            monkeypatch.setitem(names, "trace", lambda r=None: traced(None if r is None else leg.client(r)))
+        yield "async"
+        leg.close()
+
+    return api

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aio_twins
+from aio_twins import pytest_generate_tests  # noqa: F401  (pytest runs it: every test on both APIs)
 from patterns import Cache, aio, get_or_set, invalidate, keys
 from patterns.errors import NotSerializable, ValueTooLarge
 from patterns.sandbox import LocalServer, redis_server_binary
@@ -25,26 +26,8 @@ from conftest import _started
 # Every test here runs twice: on patterns.cache, and on patterns.aio's twins through
 # tests/aio_twins.py (Cache, get_or_set and invalidate swapped for synchronous views of the
 # asyncio ones, on a client of the same key space), unless marked sync_only with the reason.
-
-
-def pytest_generate_tests(metafunc):
-    sync_only = metafunc.definition.get_closest_marker("sync_only") is not None
-    metafunc.parametrize("api", ["sync"] if sync_only else ["sync", "async"], indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def api(request, monkeypatch):
-    if request.param == "sync":
-        yield "sync"
-        return
-    leg = aio_twins.AsyncLeg()
-    module = globals()
-    monkeypatch.setitem(module, "Cache", leg.view(aio.Cache))
-    monkeypatch.setitem(module, "get_or_set", leg.function(aio.get_or_set))
-    monkeypatch.setitem(module, "invalidate", leg.function(aio.invalidate))
-    monkeypatch.setitem(module, "trace", lambda r=None, traced=trace: traced(None if r is None else leg.client(r)))
-    yield "async"
-    leg.close()
+api = aio_twins.both_apis(lambda leg: {"Cache": leg.view(aio.Cache), "get_or_set": leg.function(aio.get_or_set),
+                                       "invalidate": leg.function(aio.invalidate)})
 
 
 class Origin:

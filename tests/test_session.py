@@ -9,11 +9,20 @@ import time
 import fakeredis
 import pytest
 
-from patterns import keys, session
+import aio_twins
+from aio_twins import pytest_generate_tests  # noqa: F401  (pytest runs it: every test on both APIs)
+from patterns import aio, keys, session
 from patterns.errors import NotSerializable
 from patterns.session import SessionInfo, SessionStore, get_session, is_valid_id, new_session_id, set_session
 from patterns.trace import trace
 from helpers import all_keys, before_round_trip, round_trips_of, wait_for
+
+
+# Every test here runs twice: on patterns.session, and on patterns.aio's twins through
+# tests/aio_twins.py, unless marked sync_only with the reason.
+api = aio_twins.both_apis(lambda leg: {"SessionStore": leg.view(aio.SessionStore),
+                                       "set_session": leg.function(aio.set_session),
+                                       "get_session": leg.function(aio.get_session)})
 
 
 class Clock:
@@ -282,6 +291,7 @@ def live_sessions_of(r, store, user_id):
     return found
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 @pytest.mark.parametrize("operation", ["create", "rotate"])
 def test_log_out_everywhere_misses_no_session_at_any_step_of_a_create_or_rotate(r, operation):
     # destroy_all() runs between each pair of steps of create()/rotate(); a destroy_all() that
@@ -441,6 +451,7 @@ def test_a_login_rotation_onto_a_user_at_the_cap_ends_the_oldest(r):
     assert store.destroy_all("bob") == 2 and live_sessions_of(r, store, "bob") == []
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 @pytest.mark.parametrize("point", [1, 2, 3])
 def test_a_session_rotated_while_log_out_everywhere_runs_does_not_survive_it(r, point):
     store = SessionStore(r)
@@ -474,6 +485,7 @@ def test_a_session_rotated_in_a_loop_does_not_escape_log_out_everywhere(on_serve
     assert live_sessions_of(on_server, store, "bob") == []
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 def test_the_cap_ends_sessions_before_they_leave_the_index_so_a_crash_between_leaves_none_unfound(r):
     store = SessionStore(r, max_per_user=1)
     handed_out = [store.create("bob", {"d": "stolen laptop"})]
@@ -533,6 +545,7 @@ def test_a_ttl_redis_could_not_store_is_refused_before_anything_is_written(r, tt
 # -- hardening, third review: counters, not clocks, decide who may rotate ------------------------------
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 @pytest.mark.parametrize("step", [-120.0, 0.0, 120.0])
 def test_a_rotation_racing_with_log_out_everywhere_is_refused_whatever_the_clocks(r, step):
     clock = Clock()
@@ -558,6 +571,7 @@ def test_a_store_with_a_shorter_lifetime_never_shortens_the_index(r):
     assert long_lived.destroy_all("bob") >= 1 and long_lived.get(laptop) is None
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 @pytest.mark.parametrize("point", [1, 2, 3, 4, 5])
 def test_two_logins_at_the_cap_at_once_leave_no_session_outside_the_index(r, point):
     store = SessionStore(r, max_per_user=1)
@@ -569,6 +583,7 @@ def test_two_logins_at_the_cap_at_once_leave_no_session_outside_the_index(r, poi
     assert live_sessions_of(r, store, "bob") == []
 
 
+@pytest.mark.sync_only("puts a call between the synchronous client's round trips (helpers.before_round_trip); both stores run SessionStoreBase's steps, in one order")
 @pytest.mark.parametrize("point", [1, 2, 3, 4, 5])
 def test_listing_sessions_while_one_rotates_does_not_log_the_user_out(r, point):
     store = SessionStore(r)
@@ -603,6 +618,7 @@ def test_a_rotation_loop_never_moves_the_deadline_later(on_server, app_delay):
         assert float(on_server.hget(session_key(on_server, sid), "__absolute__")) <= deadline
 
 
+@pytest.mark.sync_only("slows the synchronous script call it patches (session._WRITE); the measurement is SessionStoreBase._write's, shared")
 def test_a_rotation_whose_write_is_slow_on_its_way_never_moves_the_deadline_later(on_server, monkeypatch):
     # The lifetime left is measured up to the send; the write's own trip to the server is not
     # seen. On the cluster under load (six test workers on two cores) a rotation once ended 1 ms

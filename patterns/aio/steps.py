@@ -74,4 +74,6 @@ def awaited(plan: Callable[..., Steps[T]]) -> Callable[..., Awaitable[T]]:
     async def method(self: Any, *args: Any, **kwargs: Any) -> T:
         return await run(self.r, plan(self, *args, **kwargs))
 
+    method.__name__ = plan.__name__.lstrip("_")  # the public name: "create", not the plan's "_create"
+    method.__qualname__ = f"{plan.__qualname__.rpartition('.')[0]}.{method.__name__}".lstrip(".")
     return method

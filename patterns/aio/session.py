@@ -1,0 +1,44 @@
+"""Sessions for asyncio: patterns.session's SessionStore, set_session and get_session, awaited.
+
+Every operation is the synchronous store's own generator of steps (the same scripts, keys,
+ids, checks, ordering across cluster slots and server-clock deadlines); each round trip is
+awaited here, so a login or a "log out everywhere" lets the event loop serve other requests
+meanwhile. A task cancelled part way stops between two steps, each of which is ordered to
+fail safe as a crash there would (see each method of patterns.session.SessionStoreBase).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..connection import is_async_client
+from ..session import SessionStoreBase, _get_session, _set_session
+from .steps import awaited, run
+
+
+class SessionStore(SessionStoreBase):
+    """Sessions for a web app on an asyncio client (see patterns.session.SessionStoreBase for the options)."""
+
+    create = awaited(SessionStoreBase._create)
+    get = awaited(SessionStoreBase._get)
+    update = awaited(SessionStoreBase._update)
+    user_of = awaited(SessionStoreBase._user_of)
+    info = awaited(SessionStoreBase._info)
+    rotate = awaited(SessionStoreBase._rotate)
+    destroy = awaited(SessionStoreBase._destroy)
+    sessions_of = awaited(SessionStoreBase._sessions_of)
+    destroy_all = awaited(SessionStoreBase._destroy_all)
+
+    def _check_client(self, r: Any) -> None:
+        if not is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
+                            "patterns.session.SessionStore with it, or make one with await patterns.aio.connect()")
+
+
+async def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None:
+    """The seed's setSession for asyncio: the data and its TTL are written in one step."""
+    await run(r, _set_session(r, session_id, data, ttl))
+
+
+async def get_session(r: Any, session_id: str) -> dict | None:
+    """The seed's getSession for asyncio: the data with its JSON types, or None (unknown or malformed id)."""
+    return await run(r, _get_session(r, session_id))
