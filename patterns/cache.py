@@ -35,7 +35,7 @@ from .breaker import Breaker
 from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, is_async_client
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
-from .steps import FETCH, Batch, Pause, Steps, run, synchronous
+from .steps import FETCH, Background, Batch, Pause, Steps, run, synchronous
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -193,7 +193,7 @@ class CacheBase:
     def _check_client(self, r: Any) -> None:
         if is_async_client(r):
             raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.Cache, whose get_or_set() is awaited")
+                            "patterns.aio.Cache (or patterns.aio.get_or_set), whose calls are awaited")
 
     # -- keys ---------------------------------------------------------------------------
     @property
@@ -236,10 +236,15 @@ class CacheBase:
         return bool(existed)
 
     # -- the steps of one get_or_set ----------------------------------------------------
+    awaits_fetchers = False  # patterns.aio.Cache awaits an async def's result; this one would cache a coroutine
+
     def _get_or_set_steps(self, key: str, fetcher: Any, ttl: float | None) -> Steps:
         """What one ``get_or_set(key, fetcher, ttl)`` does, with the checks a call makes first."""
         if not callable(fetcher):
             validate.function(fetcher, "fetcher", "nothing (it returns the value)")
+        if not self.awaits_fetchers and inspect.iscoroutinefunction(fetcher):
+            raise TypeError(f"{getattr(fetcher, '__qualname__', fetcher)!r} is an async def: this cache would get a "
+                            "coroutine, not its value; use patterns.aio.Cache (or patterns.aio.get_or_set)")
         return self._steps(key, self.ttl if ttl is None else ttl)
 
     def _steps(self, key: str, ttl: float) -> Steps:
@@ -293,8 +298,8 @@ class CacheBase:
                 return (yield from self._from_source())
             except GeneratorExit:
                 raise
-            except BaseException:  # cancelled, or Ctrl-C, with the claim's reply unread: it may have made
-                yield from self._give_back(fill_keys[1], claim[2][0])  # this caller the filler; let go if so
+            except BaseException as error:  # cancelled, or Ctrl-C, with the claim's reply unread: it may have
+                yield from self._give_back(fill_keys[1], claim[2][0], error)  # made this caller the filler
                 raise
             factor = None
             if value is not None and token is None:
@@ -339,8 +344,8 @@ class CacheBase:
             text = encode(value, key=key, max_bytes=self.max_value_bytes)
         except GeneratorExit:  # the steps were dropped unfinished: nothing more can be sent
             raise
-        except BaseException:  # the fetcher failed or was interrupted (a task cancelled, Ctrl-C)
-            yield from self._give_back(fill_keys[1], token)  # let the next caller try, not wait it out
+        except BaseException as error:  # the fetcher failed or was interrupted (a task cancelled, Ctrl-C)
+            yield from self._give_back(fill_keys[1], token, error)  # let the next caller try, not wait it out
             raise
         delta_ms = max(1, round((time.perf_counter() - started) * 1000))
         if value is None and self.negative_ttl is not None:
@@ -358,16 +363,24 @@ class CacheBase:
             return value
         except GeneratorExit:
             raise
-        except BaseException:  # cancelled or interrupted around the fill: a fill that ran took the token
-            yield from self._give_back(fill_keys[1], token)  # with it, and then this finds nothing to delete
+        except BaseException as error:  # cancelled or interrupted around the fill: a fill that ran took the
+            yield from self._give_back(fill_keys[1], token, error)  # token with it; this then deletes nothing
             raise
         if not written:
             self._count("fills_refused")
         return value
 
-    def _give_back(self, token_key: str, token: str) -> Steps:
+    def _give_back(self, token_key: str, token: str, because: BaseException | None = None) -> Steps:
+        """Delete this caller's fill token (if it is still this caller's), so the next caller fills at once.
+
+        On the way out of a cancel or an interrupt (``because`` is no Exception) it goes in the
+        background under asyncio: a second cancel (anyio cancels at every await) must not stop
+        it half-way, and the cancelled caller must not wait for it. After a failed fetch it is
+        made at once, so the caller's error comes after the token is gone.
+        """
+        release = (_RELEASE, [token_key], [token])
         try:
-            yield (_RELEASE, [token_key], [token])
+            yield release if because is None or isinstance(because, Exception) else Background((release,))
         except UNAVAILABLE_ERRORS + FULL_ERRORS:
             pass  # the token expires by itself after fill_timeout
 
@@ -477,7 +490,8 @@ def _cached_options(ttl: float | None, name: str | None,
             try:
                 return prefix + ":" + json.dumps(canonical(call), separators=(",", ":"))
             except (NotSerializable, ValueError) as error:  # ValueError: an int too long for JSON text
-                raise NotSerializable(f"cannot build a cache key for {prefix}: {error}") from None
+                raise NotSerializable(f"cannot build a cache key for {prefix}: {error}; leave arguments that are "
+                                      "not data (a connection, a request) out of it with cached(ignore=(...))") from None
 
         return key_of
 
@@ -527,7 +541,7 @@ def _seed_cache(r: Any, kind: type[C] = Cache) -> C:  # type: ignore[assignment]
     follow the client's namespace at every call.
     """
     cache = getattr(r, _SEED_CACHE, None)
-    if cache is None:
+    if not isinstance(cache, kind):  # none yet, or the other kind's (whose client check this one's refuses)
         cache = kind(r, jitter=0, negative_ttl=None, single_flight=False, early_refresh_beta=0)
         try:
             setattr(r, _SEED_CACHE, cache)

@@ -24,12 +24,15 @@ import redis
 
 from . import keys, validate
 from .cache import encode
+from .connection import is_async_client
 from .errors import PatternError
 from .scripts import load_script
+from .steps import Command, Steps, operations, run, synchronous
 
 _SUBMIT = load_script("leaderboard_submit")
 _READ = load_script("leaderboard_read")
 _REMOVE = load_script("leaderboard_remove")
+_UNION = load_script("leaderboard_union")
 REMOVE_ATTEMPTS = 10  # a registry that changes between read and removal this often is being hammered
 
 Mode = Literal["best", "sum", "set"]
@@ -70,49 +73,67 @@ def _check_member(member: Any) -> str:
     return validate.text(member, "member")
 
 
-class Board:
-    """The read side of a board: top, page, rank and around, each one round trip."""
+class BoardBase:
+    """The read side of a board, whichever client: top, page, rank and around, each one round trip.
+
+    Each operation is a generator of its round trips (see patterns.steps): ``Board`` runs them
+    with plain calls, ``patterns.aio.Board`` awaits them.
+    """
+
+    OPERATIONS: tuple[str, ...] = ("top", "page", "rank", "around", "size")
 
     def __init__(self, r: Any, key: str, details_key: str, tie_break: bool) -> None:
+        self._check_client(r)
         self.r, self.key, self.details_key, self.tie_break = r, key, details_key, tie_break
 
-    def top(self, count: int = 10) -> list[Entry]:
-        """The ``count`` best entries, best first."""
-        return self._read("page", 0, _check_count(count, "count") - 1)
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            "patterns.aio.Leaderboard, whose methods are awaited")
 
-    def page(self, number: int, size: int = 10) -> list[Entry]:
+    def _top(self, count: int = 10) -> Steps[list[Entry]]:
+        """The ``count`` best entries, best first."""
+        return (yield from self._read("page", 0, _check_count(count, "count") - 1))
+
+    def _page(self, number: int, size: int = 10) -> Steps[list[Entry]]:
         """Page ``number`` (from 1) of ``size`` entries; [] past the end."""
         start = (_check_count(number, "page number", MAX_PAGE) - 1) * _check_count(size, "page size")
-        return self._read("page", start, start + size - 1)
+        return (yield from self._read("page", start, start + size - 1))
 
-    def rank(self, member: str) -> Entry | None:
+    def _rank(self, member: str) -> Steps[Entry | None]:
         """``member``'s entry with its rank, or None when it is not on the board."""
-        found = self._read("around", _check_member(member), 0)
+        found = yield from self._read("around", _check_member(member), 0)
         return found[0] if found else None
 
-    def around(self, member: str, radius: int = 2) -> list[Entry]:
+    def _around(self, member: str, radius: int = 2) -> Steps[list[Entry]]:
         """``member`` with up to ``radius`` neighbours above and below; [] when not on the board."""
         validate.whole(radius, "radius", minimum=0, maximum=MAX_READ)
-        return self._read("around", _check_member(member), radius)
+        return (yield from self._read("around", _check_member(member), radius))
 
-    def size(self) -> int:
-        return self.r.zcard(self.key)
+    def _size(self) -> Steps[int]:
+        """How many members the board holds."""
+        return (yield Command(("ZCARD", self.key)))
 
     def score_of(self, stored: str | float) -> float:
         """A stored score as the player's score (tie-broken boards pack a time under it)."""
         value = float(stored)
         return float(math.floor(value / TIE_TIME_SPAN)) if self.tie_break else value
 
-    def _read(self, what: str, *args: Any) -> list[Entry]:
-        flat = _READ(self.r, [self.key, self.details_key], [what, *args])
+    def _read(self, what: str, *args: Any) -> Steps[list[Entry]]:
+        flat = yield (_READ, [self.key, self.details_key], [what, *args])
         return [
             Entry(int(flat[i]), flat[i + 1], self.score_of(flat[i + 2]), json.loads(flat[i + 3]) if flat[i + 3] else None)
             for i in range(0, len(flat), 4)
         ]
 
 
-class Leaderboard(Board):
-    """A board with its daily and weekly windows.
+@operations(synchronous)
+class Board(BoardBase):
+    """The read side of a board (a window's, or a union of days), read with plain calls."""
+
+
+class LeaderboardBase(BoardBase):
+    """A board with its daily and weekly windows, whichever client.
 
     mode        "best": keep each member's highest score; "sum": add scores up; "set": overwrite
     tie_break   "earliest": of equal scores, the one reached first ranks higher (whole scores
@@ -122,6 +143,9 @@ class Leaderboard(Board):
                 the production checklist's audit will list such a key)
     clock       None: the server's clock (production); injectable so notebooks and tests can replay days
     """
+
+    OPERATIONS = (*BoardBase.OPERATIONS, "submit", "remove", "clear", "daily", "weekly", "last_days")
+    board_class: type[BoardBase]  # what daily(), weekly() and last_days() return: a Board of the same kind
 
     def __init__(
         self,
@@ -152,7 +176,7 @@ class Leaderboard(Board):
         self._offset: float | None = None  # server clock - this app server's clock, seconds
 
     # -- writing ------------------------------------------------------------------------------
-    def submit(self, member: str, score: float, details: dict | None = None) -> float:
+    def _submit(self, member: str, score: float, details: dict | None = None) -> Steps[float]:
         """Record ``score`` for ``member`` on the board and its windows; returns the board's score."""
         score = _check_score(score)
         _check_member(member)
@@ -163,44 +187,44 @@ class Leaderboard(Board):
             )
         encoded = encode(details, key=member) if details is not None else ""
         try:
-            return self._submit(member, score, encoded)
+            return (yield from self._submit_once(member, score, encoded))
         except redis.ResponseError as error:
             if "window contains the server's time" not in str(error) or self.clock is not None:
                 raise
             self._offset = None  # the clocks drifted apart since we measured: measure again
-            return self._submit(member, score, encoded)
+            return (yield from self._submit_once(member, score, encoded))
 
-    def _submit(self, member: str, score: float, details: str) -> float:
+    def _submit_once(self, member: str, score: float, details: str) -> Steps[float]:
         if self.clock is None:  # production: the script reads the server's clock
-            now_ms, days = -1, self._days_around(self._server_today_estimate())
+            now_ms, days = -1, self._days_around((yield from self._server_today_estimate()))
         else:
             now_ms = self.clock() * 1000
             days = [dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).date()]
         windows = self._candidate_windows(days) if self.windows else {}
-        result = _SUBMIT(
-            self.r,
+        result = yield (
+            _SUBMIT,
             [self.key, self.details_key, self.registry_key, *windows],
             [now_ms, member, score, self.mode, int(self.tie_break), details,
              0 if self.ttl is None else int(self.ttl * 1000), *(x for spec in windows.values() for x in spec)],
         )
         return float(result)
 
-    def remove(self, member: str) -> int:
+    def _remove(self, member: str) -> Steps[int]:
         """Remove ``member`` from the board, every window board and the details, in one step.
 
         Returns how many boards it was on. A submit racing with the removal is either
         removed too or lands after it: the member is left on no board it was on before.
         """
-        return self._remove(_check_member(member))
+        return (yield from self._remove_member(_check_member(member)))
 
-    def clear(self) -> int:
+    def _clear(self) -> Steps[int]:
         """Delete the board, its details and every window board (a new season), in one step; returns keys deleted."""
-        return self._remove("")
+        return (yield from self._remove_member(""))
 
-    def _remove(self, member: str) -> int:
+    def _remove_member(self, member: str) -> Steps[int]:
         for _ in range(REMOVE_ATTEMPTS):
-            windows = self.r.zrange(self.registry_key, 0, -1)
-            removed = _REMOVE(self.r, [self.key, self.details_key, self.registry_key, *windows], [member])
+            windows = yield Command(("ZRANGE", self.registry_key, 0, -1))
+            removed = yield (_REMOVE, [self.key, self.details_key, self.registry_key, *windows], [member])
             if removed != -1:
                 return int(removed)
         raise PatternError(f"leaderboard {self.name!r}: its window boards changed during each of "
@@ -211,19 +235,19 @@ class Leaderboard(Board):
     def _days_around(day: dt.date) -> list[dt.date]:
         return [day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)]
 
-    def _server_today_estimate(self) -> dt.date:
+    def _server_today_estimate(self) -> Steps[dt.date]:
         """The server's day, estimated from this app server's clock and their offset (measured once).
 
         Only to choose the candidate windows around it: the script picks among them by the
         server's own clock, so the estimate only needs to be right within a day.
         """
         if self._offset is None:
-            self._offset = self._server_seconds() - time.time()
+            self._offset = (yield from self._server_seconds()) - time.time()
         return dt.datetime.fromtimestamp(time.time() + self._offset, dt.timezone.utc).date()
 
-    def _server_seconds(self) -> float:
-        whole, micros = self.r.time()
-        return whole + micros / 1_000_000
+    def _server_seconds(self) -> Steps[float]:
+        whole, micros = yield Command(("TIME",))
+        return int(whole) + int(micros) / 1_000_000
 
     def _candidate_windows(self, days: list[dt.date]) -> dict[str, tuple[str, int, int, int]]:
         """{window board key: (kind, span start ms, span end ms, TTL ms)} for the windows of ``days``."""
@@ -239,9 +263,9 @@ class Leaderboard(Board):
                 found[self.window_key("weekly", day)] = ("weekly", *_span_ms(*span), WEEK_RETENTION * 1000)
         return found
 
-    def _today(self) -> dt.date:
+    def _today(self) -> Steps[dt.date]:
         """Today (UTC) by the injected clock, else by the server's clock."""
-        seconds = self.clock() if self.clock is not None else self._server_seconds()
+        seconds = self.clock() if self.clock is not None else (yield from self._server_seconds())
         return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date()
 
     def window_key(self, kind: str, day: dt.date) -> str:
@@ -250,22 +274,22 @@ class Leaderboard(Board):
         year, week, _ = day.isocalendar()
         return keys.key(self.r, "leaderboard", self.name, "week", f"{year}-W{week:02d}")
 
-    def daily(self, day: dt.date | None = None) -> Board:
+    def _daily(self, day: dt.date | None = None) -> Steps[BoardBase]:
         """The board of one UTC day (today by default)."""
-        return self._window("daily", day)
+        return (yield from self._window("daily", day))
 
-    def weekly(self, day: dt.date | None = None) -> Board:
+    def _weekly(self, day: dt.date | None = None) -> Steps[BoardBase]:
         """The board of the ISO week containing ``day`` (this week by default)."""
-        return self._window("weekly", day)
+        return (yield from self._window("weekly", day))
 
-    def _window(self, kind: str, day: dt.date | None) -> Board:
+    def _window(self, kind: str, day: dt.date | None) -> Steps[BoardBase]:
         if kind not in self.windows:
             raise ValueError(f"this board keeps no {kind} window (windows={self.windows})")
-        day = day or self._today()
-        return Board(self.r, self.window_key(kind, day), self.details_key, self.tie_break)
+        day = day or (yield from self._today())
+        return self.board_class(self.r, self.window_key(kind, day), self.details_key, self.tie_break)
 
-    def last_days(self, days: int = 7, *, weights: list[float] | None = None, aggregate: str = "SUM",
-                  ttl: float = 60) -> Board:
+    def _last_days(self, days: int = 7, *, weights: list[float] | None = None, aggregate: str = "SUM",
+                   ttl: float = 60) -> Steps[BoardBase]:
         """The last ``days`` daily boards combined (ZUNIONSTORE, on every call) into a board of its own.
 
         The result is stored under a key named after the days, the aggregate and the weights,
@@ -283,16 +307,20 @@ class Leaderboard(Board):
                 raise ValueError(f"weights must be a list of {days} numbers (one per day, today first), got {weights!r}")
             weights = [validate.number(w, "weights") for w in weights]
         ttl = validate.seconds(ttl, "ttl")
-        today = self._today()
+        today = yield from self._today()
         sources = [self.window_key("daily", today - dt.timedelta(days=i)) for i in range(days)]
         weighed = "" if weights is None else "-w" + hashlib.sha1(repr(weights).encode()).hexdigest()[:12]
         destination = keys.key(self.r, "leaderboard", self.name, "last",
                                f"{days}d-{today.isoformat()}-{aggregate}{weighed}")
-        pipe = self.r.pipeline(transaction=True)
-        pipe.zunionstore(destination, dict(zip(sources, weights)) if weights else sources, aggregate=aggregate)
-        pipe.pexpire(destination, int(ttl * 1000))
-        pipe.execute()
-        return Board(self.r, destination, self.details_key, self.tie_break)
+        yield (_UNION, [destination, *sources], [aggregate, int(ttl * 1000), *(weights or ())])
+        return self.board_class(self.r, destination, self.details_key, self.tie_break)
+
+
+@operations(synchronous)
+class Leaderboard(LeaderboardBase, Board):
+    """A board with its daily and weekly windows (see LeaderboardBase for the options), run with plain calls."""
+
+    board_class = Board
 
 
 def _span_ms(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
@@ -301,9 +329,13 @@ def _span_ms(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
 
 def update_score(r: Any, user_id: str, score: float, board: str = "leaderboard") -> None:
     """The seed's updateScore: set ``user_id``'s score on ``board`` (one ZADD, in a script)."""
-    Leaderboard(r, board, mode="set", windows=()).submit(user_id, score)
+    run(r, Leaderboard(r, board, mode="set", windows=())._submit(user_id, score))
 
 
 def get_top_users(r: Any, count: int, board: str = "leaderboard") -> list[tuple[str, float]]:
     """The seed's getTopUsers: the ``count`` best (member, score) pairs, highest first."""
-    return [(e.member, e.score) for e in Leaderboard(r, board, windows=()).top(count)]
+    return run(r, _top_users(Leaderboard(r, board, windows=()), count))
+
+
+def _top_users(board: BoardBase, count: int) -> Steps[list[tuple[str, float]]]:
+    return [(e.member, e.score) for e in (yield from board._top(count))]

@@ -30,7 +30,7 @@ from . import keys, validate
 from .cache import encode
 from .connection import decodes_responses, is_async_client
 from .scripts import load_script
-from .steps import Batch, Command, Steps, run, synchronous
+from .steps import Batch, Command, Steps, operations, run, synchronous
 
 _WRITE = load_script("session_write")
 _TOUCH = load_script("session_touch")
@@ -133,6 +133,8 @@ class SessionStoreBase:
     Each operation is a generator of its round trips (see patterns.steps): ``SessionStore``
     runs them with plain calls, ``patterns.aio.SessionStore`` awaits them.
     """
+
+    OPERATIONS = ("create", "get", "update", "user_of", "info", "rotate", "destroy", "sessions_of", "destroy_all")
 
     def __init__(
         self,
@@ -387,15 +389,6 @@ class SessionStoreBase:
         return ended
 
 
+@operations(synchronous)
 class SessionStore(SessionStoreBase):
-    """Sessions for a web app (see SessionStoreBase for the options): each method runs its operation's steps."""
-
-    create = synchronous(SessionStoreBase._create)
-    get = synchronous(SessionStoreBase._get)
-    update = synchronous(SessionStoreBase._update)
-    user_of = synchronous(SessionStoreBase._user_of)
-    info = synchronous(SessionStoreBase._info)
-    rotate = synchronous(SessionStoreBase._rotate)
-    destroy = synchronous(SessionStoreBase._destroy)
-    sessions_of = synchronous(SessionStoreBase._sessions_of)
-    destroy_all = synchronous(SessionStoreBase._destroy_all)
+    """Sessions for a web app (see SessionStoreBase for the options): each operation's steps, run here."""

@@ -8,7 +8,10 @@ once, as a generator that yields what it needs from Redis and is sent what came 
 * ``Batch([...], transaction=False)``  commands sent together in one round trip (a pipeline;
   ``transaction=True`` wraps them in MULTI/EXEC);
 * ``FETCH``  the caller's fetcher, for a cache (the database query);
-* ``Pause(seconds)``  a wait before trying again.
+* ``Pause(seconds)``  a wait before trying again;
+* ``Background(step)``  a step nobody waits for (giving a fill token back on the way out of a
+  cancelled call): run here at once, sent off by the asyncio runner to finish on its own, so a
+  second cancel cannot stop it half-way and the caller's own deadline is not held up by it.
 
 An error is thrown into the generator where the step was yielded, so it handles a failed
 round trip exactly where it would handle a failed call. ``run`` here makes each step a plain
@@ -35,6 +38,26 @@ class Command(tuple):
     """One plain command, as its arguments: ``Command(("HGETALL", key))``."""
 
 
+class Background(tuple):
+    """A step whose result nobody waits for: ``Background(((script, keys, args),))``, its one step inside.
+
+    Its errors are the step's own business (logged at debug level by the asyncio runner): what
+    it does must be safe to lose, like a fill token given back, which expires by itself anyway.
+    """
+
+    @property
+    def step(self) -> Any:
+        return self[0]
+
+
+class _Raised(Exception):
+    """Carries a StopIteration raised by a fetcher through the steps (a generator turns one into RuntimeError)."""
+
+    def __init__(self, error: StopIteration) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class Batch:
     """Commands sent in one round trip: replies in order (each error reply raised at the first)."""
 
@@ -51,26 +74,38 @@ def run(r: Any, steps: Steps[T], *, fetcher: Callable[[], Any] | None = None,
         step = next(steps)
         while True:
             try:
-                kind = type(step)
-                if kind is tuple:  # the common case first: a script call
-                    script, script_keys, args = step
-                    result = script(r, script_keys, args)
-                elif kind is Command:
-                    result = r.execute_command(*step)
-                elif kind is Batch:
-                    result = batch(r, step)
-                elif step is FETCH:
-                    result = fetcher()  # type: ignore[misc]
-                elif kind is Pause:
-                    result = sleep(step)
-                else:
-                    raise TypeError(f"not a step: {step!r}")
+                result = _one(r, step, fetcher, sleep)
             except BaseException as error:
-                step = steps.throw(error)
+                step = steps.throw(carried(error))
             else:
                 step = steps.send(result)
     except StopIteration as done:
         return done.value
+    except _Raised as raised:
+        raise raised.error from None
+
+
+def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Callable[[float], Any]) -> Any:
+    kind = type(step)
+    if kind is tuple:  # the common case first: a script call
+        script, script_keys, args = step
+        return script(r, script_keys, args)
+    if kind is Command:
+        return r.execute_command(*step)
+    if kind is Batch:
+        return batch(r, step)
+    if step is FETCH:
+        return fetcher()  # type: ignore[misc]
+    if kind is Pause:
+        return sleep(step)
+    if kind is Background:
+        return _one(r, step.step, fetcher, sleep)
+    raise TypeError(f"not a step: {step!r}")
+
+
+def carried(error: BaseException) -> BaseException:
+    """What to throw into the steps for ``error``: itself, or a StopIteration in a carrier (see _Raised)."""
+    return _Raised(error) if isinstance(error, StopIteration) else error
 
 
 def batch(r: Any, step: Batch) -> list[Any]:
@@ -90,3 +125,19 @@ def synchronous(plan: Callable[..., Steps[T]]) -> Callable[..., T]:
     method.__name__ = plan.__name__.lstrip("_")  # the public name: "create", not the plan's "_create"
     method.__qualname__ = f"{plan.__qualname__.rpartition('.')[0]}.{method.__name__}".lstrip(".")
     return method
+
+
+def operations(wrap: Callable[[Callable[..., Steps[Any]]], Callable[..., Any]]) -> Callable[[type], type]:
+    """A class decorator: for each name in the class's ``OPERATIONS``, the method ``name`` that runs
+    ``_name``'s steps, made by ``wrap`` (``synchronous`` here, ``patterns.aio.steps.awaited``).
+
+    The list lives once, on the base class both kinds share, so neither kind can lack an operation.
+    """
+
+    def decorate(cls: type) -> type:
+        for name in cls.OPERATIONS:  # type: ignore[attr-defined]
+            setattr(cls, name, wrap(getattr(cls, f"_{name}")))
+        return cls
+
+    return decorate
+

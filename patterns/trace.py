@@ -10,7 +10,9 @@ server and on fakeredis, which has no MONITOR.
         r.get("a")
     print(t)            # 2 commands in 2 round trips ...
 
-An asyncio client is traced the same way (``with trace(r):`` around the awaits).
+An asyncio client is traced the same way (``with trace(r):`` around the awaits). A trace records
+what the client's connections send while it is open, from any thread or task: around one request
+of a busy app it shows the other requests' commands too.
 
 In a notebook, ``%load_ext patterns.trace`` adds the ``%%trace_redis`` cell magic.
 """

@@ -78,16 +78,19 @@ def in_a_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
 class View:
     """A patterns.aio object seen synchronously: its coroutine methods run on the loop."""
 
-    def __init__(self, target: Any, loop: Loop) -> None:
+    def __init__(self, target: Any, loop: Loop, sync_client: Any = None) -> None:
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_loop", loop)
+        object.__setattr__(self, "_sync_client", sync_client)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "r" and self._sync_client is not None:  # a test that writes through obj.r: the client it gave
+            return self._sync_client
         value = getattr(self._target, name)
         if name == "cached":
             return self._cached
         if inspect.iscoroutinefunction(value):
-            return lambda *args, **kwargs: self._loop.run(value(*_off_loop(args), **kwargs))
+            return lambda *args, **kwargs: _seen(self._loop.run(value(*_off_loop(args), **kwargs)), self)
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -107,6 +110,13 @@ class View:
             return call
 
         return wrap
+
+
+def _seen(result: Any, view: View) -> Any:
+    """A result that is itself a patterns.aio object (a leaderboard's window Board) seen synchronously too."""
+    if type(result).__module__.startswith("patterns.aio."):
+        return View(result, view._loop, view._sync_client)
+    return result
 
 
 def _off_loop(args: tuple) -> tuple:
@@ -131,7 +141,7 @@ class AsyncLeg:
 
     def view(self, make: Callable[..., Any]) -> Callable[..., View]:
         """``make(r, ...)`` (a patterns.aio class), called with ``r``'s twin and seen synchronously."""
-        return lambda r, *args, **kwargs: View(make(self.client(r), *args, **kwargs), self.loop)
+        return lambda r, *args, **kwargs: View(make(self.client(r), *args, **kwargs), self.loop, r)
 
     def function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """A patterns.aio seed function ``fn(r, ...)``, called synchronously with ``r``'s twin."""

@@ -121,6 +121,27 @@ def make_async(r):
     return lambda: async_client_like(r)
 
 
+@pytest.fixture
+def make_crowd_client(make_async, monkeypatch):
+    """``make_async`` for 1,000 tasks at once: the waits are not what such a test tests, so they are long.
+
+    Under CI's load, with a second suite beside it, 100 connections opened at once took longer than
+    a connect's 2 s, a reply waited over 5 s for the busy event loop to read it, and a task waited
+    longer than 5 s for a free connection of the pool: limiters failed open, locks could not reach
+    Redis. Connects and replies get 60 s here, and the pool's wait has no limit.
+    """
+    monkeypatch.setattr(connection, "SOCKET_TIMEOUT", 60.0)
+    monkeypatch.setattr(connection, "CONNECT_TIMEOUT", 60.0)
+
+    async def made():
+        client = await make_async()
+        if hasattr(client, "connection_pool"):  # a cluster client waits for a slot of its own (aio.connection.gate)
+            client.connection_pool.timeout = None
+        return client
+
+    return made
+
+
 @pytest.fixture(params=[b for b in BACKENDS if b != "fake"])
 def on_server(request):
     """Like ``r``, on every backend but fakeredis: for tests that skew this process's clock.

@@ -235,3 +235,15 @@ def nbval_sanitized(text: str) -> str:
     for section in config.sections():
         text = re.sub(config[section]["regex"], config[section]["replace"], text)
     return text
+
+
+async def returned(task: Any) -> bool:
+    """Await a task just cancelled: True if it returned all the same, False if the cancel ended it."""
+    import asyncio
+
+    try:
+        await task
+    except asyncio.CancelledError:
+        return False
+    return True
+

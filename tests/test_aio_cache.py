@@ -21,6 +21,7 @@ import redis
 import patterns
 from patterns import aio
 from patterns import cache as sync
+from helpers import returned
 
 
 def _run(body):
@@ -31,16 +32,11 @@ def _name() -> str:
     return f"t-{uuid.uuid4().hex[:6]}"
 
 
-def test_a_thousand_tasks_missing_at_once_call_the_origin_once(make_async, monkeypatch):
-    # The timeouts are not what is tested: under load, 100 connections opened at once took longer than 2 s.
-    monkeypatch.setattr(patterns.connection, "SOCKET_TIMEOUT", 60.0)
-    monkeypatch.setattr(patterns.connection, "CONNECT_TIMEOUT", 60.0)
+def test_a_thousand_tasks_missing_at_once_call_the_origin_once(make_crowd_client):
     calls = []
 
     async def body():
-        r = await make_async()
-        if hasattr(r, "connection_pool"):
-            r.connection_pool.timeout = None  # waiting for a free connection is not what is tested here
+        r = await make_crowd_client()
         cache = aio.Cache(r, _name(), early_refresh_beta=0, wait_timeout=120)
 
         async def origin():
@@ -96,12 +92,9 @@ def test_a_miss_cancelled_at_each_await_holds_no_token_and_leaves_the_client_wor
         task = asyncio.ensure_future(cache.get_or_set("k", origin))
         await asyncio.wait_for(reached.wait(), 30)
         task.cancel()
-        try:
-            await task
-            finished = True
-        except asyncio.CancelledError:
-            finished = False
+        finished = await returned(task)
         monkeypatch.setattr(aio.steps, "run_script", real_run)
+        await aio.steps.drain()  # the give-back runs in the background: a second cancel cannot stop it
         token = r.pttl(cache.redis_keys("k")[1])
         started = time.monotonic()
         after = await cache.get_or_set("k", lambda: "fetched after")
@@ -120,7 +113,10 @@ def test_a_miss_cancelled_at_each_await_holds_no_token_and_leaves_the_client_wor
     assert cache.stats.redis_errors == 0
 
 
-def test_a_task_cancelled_in_its_fetcher_gives_the_token_back_at_once(r, make_async):
+@pytest.mark.parametrize("cancels", [1, 5])
+def test_a_task_cancelled_in_its_fetcher_gives_the_token_back_even_if_cancelled_again(r, make_async, cancels):
+    """Review of 3 Dec: anyio (Starlette, FastAPI) cancels again at every await; the give-back, made
+    inline by the cancelled task, was itself cancelled, and the token stayed for fill_timeout."""
     async def body():
         client = await make_async()
         cache = aio.Cache(client, _name(), fill_timeout=30, wait_timeout=30)
@@ -133,9 +129,12 @@ def test_a_task_cancelled_in_its_fetcher_gives_the_token_back_at_once(r, make_as
         task = asyncio.ensure_future(cache.get_or_set("k", slow_origin))
         await entered.wait()
         held = r.exists(cache.redis_keys("k")[1])
-        task.cancel()
+        for _ in range(cancels):  # cancelled, and cancelled again at each await on the way out
+            task.cancel()
+            await asyncio.sleep(0)
         with pytest.raises(asyncio.CancelledError):
             await task
+        await aio.steps.drain()  # the give-back runs in the background, out of a second cancel's reach
         left = r.exists(cache.redis_keys("k")[1])
         await client.aclose()
         return held, left
@@ -306,3 +305,66 @@ def test_keys_are_the_synchronous_caches_keys(r, make_async):
         return keys_of
 
     assert _run(body) == sync.Cache(r, "menu").redis_keys("today")
+
+
+def test_the_seed_functions_never_hand_one_kind_of_cache_to_the_other_kind_of_call():
+    """Review of 3 Dec: after one await aio.get_or_set(client, ...), patterns.cache.invalidate(client, ...)
+    found that asyncio cache on the client and returned its coroutine, unrun: the entry stayed."""
+    server = fakeredis.FakeServer()
+
+    async def body():
+        client = aio.connection.fake_client(server)
+        await aio.get_or_set(client, "k", lambda: "v1", 60)
+        with pytest.raises(TypeError, match="is an asyncio client"):
+            sync.invalidate(client, "k")
+        with pytest.raises(TypeError, match="is an asyncio client"):
+            sync.get_or_set(client, "k", lambda: "v2", 60)
+        await client.aclose()
+
+    _run(body)
+    sync_client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    sync.get_or_set(sync_client, "other", lambda: 1, 60)
+    with pytest.raises(TypeError, match="is not an asyncio client"):
+        _run(lambda: aio.get_or_set(sync_client, "other", lambda: 2, 60))
+
+
+def test_the_synchronous_cache_refuses_an_async_fetcher_on_every_path():
+    """Review of 3 Dec: a miss raised NotSerializable (a coroutine), the breaker's path returned the coroutine."""
+    server = fakeredis.FakeServer()
+    cache = sync.Cache(fakeredis.FakeRedis(server=server, decode_responses=True), "t")
+
+    async def from_db():
+        return 1
+
+    for connected in (True, False):
+        server.connected = connected
+        with pytest.raises(TypeError, match="is an async def.*patterns.aio.Cache"):
+            cache.get_or_set("k", from_db)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_fetcher_that_raises_stop_iteration_raises_what_python_would_and_gives_the_token_back(kind):
+    """Review of 3 Dec: through the steps (a generator) it came out as RuntimeError('generator raised StopIteration')."""
+    server = fakeredis.FakeServer()
+
+    def first_row():
+        return next(iter([]))
+
+    if kind == "sync":
+        cache = sync.Cache(fakeredis.FakeRedis(server=server, decode_responses=True), "t")
+        with pytest.raises(StopIteration):
+            cache.get_or_set("k", first_row)
+        assert cache.get_or_set("k", lambda: "v") == "v"  # and the token was given back
+    else:
+        async def body():
+            client = aio.connection.fake_client(server)
+            cache = aio.Cache(client, "t")
+            # What Python makes of a StopIteration leaving any coroutine (PEP 479), as an await of
+            # first_row() itself would raise: the same error, not one the cache made up.
+            with pytest.raises(RuntimeError, match="coroutine raised StopIteration"):
+                await cache.get_or_set("k", first_row)
+            value = await cache.get_or_set("k", lambda: "v")
+            await client.aclose()
+            return value
+
+        assert _run(body) == "v"

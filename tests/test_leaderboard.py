@@ -11,13 +11,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patterns import keys
+import aio_twins
+from aio_twins import pytest_generate_tests  # noqa: F401  (pytest runs it: every test on both APIs)
+from patterns import aio, keys
 from patterns import leaderboard as leaderboard_module
 from patterns.leaderboard import TIE_MAX_SCORE, Entry, Leaderboard, get_top_users, update_score
 from patterns.trace import trace
 from helpers import all_keys, before_round_trip
 
 NOW = 1_700_000_000.0  # 2023-11-14, a Tuesday
+
+# Every test here runs twice: on patterns.leaderboard, and on patterns.aio's twins through
+# tests/aio_twins.py, unless marked sync_only with the reason.
+api = aio_twins.both_apis(lambda leg: {"Leaderboard": leg.view(aio.Leaderboard),
+                                       "update_score": leg.function(aio.update_score),
+                                       "get_top_users": leg.function(aio.get_top_users)})
 
 
 class Clock:

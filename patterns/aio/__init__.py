@@ -7,15 +7,18 @@ keyspace). Everything but the I/O is the synchronous modules' own: the Lua scrip
 the validation and the decisions.
 
 Covered so far: ``connect``, the scripts, caching (``Cache`` with ``cached()`` for ``async def``
-functions, ``get_or_set``, ``invalidate``), sessions (``SessionStore``, ``set_session``, ``get_session``),
+functions, ``get_or_set``, ``invalidate``), leaderboards (``Leaderboard``, ``update_score``,
+``get_top_users``), sessions (``SessionStore``, ``set_session``, ``get_session``),
 rate limiting (every limiter, ``check_rate_limit``) and locking (``Lock`` with ``async with``,
 ``with_lock``).
 """
 from .cache import Cache, get_or_set, invalidate
 from .connection import connect
+from .leaderboard import Board, Leaderboard, get_top_users, update_score
 from .lock import Lock, with_lock
 from .session import SessionStore, get_session, set_session
 from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
 
-__all__ = ["connect", "Cache", "get_or_set", "invalidate", "SessionStore", "set_session", "get_session", "Lock", "with_lock", "check_rate_limit",
+__all__ = ["connect", "Cache", "get_or_set", "invalidate", "SessionStore", "set_session", "get_session",
+           "Leaderboard", "Board", "update_score", "get_top_users", "Lock", "with_lock", "check_rate_limit",
            "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

@@ -5,10 +5,13 @@ scripts, keys, fill tokens, XFetch draws, stale serving, negative caching, break
 Only the running of each step differs: a script call, the fetcher and a pause are awaited
 here, so a handler waiting on Redis or on another caller's fill lets the loop serve others.
 
-The fetcher may be an ``async def`` (awaited) or a plain function. A task cancelled while its
-fetcher runs gives its fill token back on the way out, so the next caller fills at once instead
-of waiting ``fill_timeout``; cancelled anywhere else it holds nothing but, at most, a token it
-was never told about, which expires after ``fill_timeout`` like a crashed filler's.
+The fetcher may be an ``async def`` (awaited) or a plain function, which runs on the event loop:
+keep a plain one quick, or make it async (``asyncio.to_thread`` for a blocking driver). A task
+cancelled while it holds a fill token, or may have been granted one (the claim's reply unread),
+gives it back on the way out, in the background, so a second cancel cannot stop the give-back
+and the caller is not held up by it: the next caller fills at once instead of waiting
+``wait_timeout``. Only a give-back that cannot reach Redis leaves the token, until
+``fill_timeout``, as a crashed filler would.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class Cache(CacheBase):
     """
 
     default_sleep = staticmethod(asyncio.sleep)
+    awaits_fetchers = True
 
     async def get_or_set(self, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl: float | None = None) -> T:
         """Return the cached value of ``key``, computing it with ``await fetcher()`` (or ``fetcher()``) when needed."""

@@ -27,16 +27,13 @@ from .. import validate
 from ..connection import UNAVAILABLE_ERRORS, is_async_client
 from ..errors import LockLost, LockNotAcquired
 from .scripts import run
+from .steps import drain, in_background  # noqa: F401  (drain: patterns.aio.lock.drain(), as documented)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_background: set[asyncio.Future[Any]] = set()  # releases still running after their caller was cancelled
-
-
 def _finish_in_background(call: asyncio.Future[Any], lock: "Lock") -> None:
-    _background.add(call)
-    call.add_done_callback(_background.discard)
+    in_background(call, f"lock {lock.name!r}: its release")
     call.add_done_callback(lambda done: _report(done, lock, "its release"))
 
 
@@ -51,12 +48,6 @@ def _report(call: asyncio.Future[Any], lock: "Lock", what: str) -> bool:
                     lock.name, what, call.exception(), lock.ttl)
         return False
     return True
-
-
-async def drain() -> None:
-    """Wait for the releases still running in the background (call it in a web app's shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 class Lock(sync.LockBase):

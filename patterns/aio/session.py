@@ -12,21 +12,13 @@ from typing import Any
 
 from ..connection import is_async_client
 from ..session import SessionStoreBase, _get_session, _set_session
+from ..steps import operations
 from .steps import awaited, run
 
 
+@operations(awaited)
 class SessionStore(SessionStoreBase):
     """Sessions for a web app on an asyncio client (see patterns.session.SessionStoreBase for the options)."""
-
-    create = awaited(SessionStoreBase._create)
-    get = awaited(SessionStoreBase._get)
-    update = awaited(SessionStoreBase._update)
-    user_of = awaited(SessionStoreBase._user_of)
-    info = awaited(SessionStoreBase._info)
-    rotate = awaited(SessionStoreBase._rotate)
-    destroy = awaited(SessionStoreBase._destroy)
-    sessions_of = awaited(SessionStoreBase._sessions_of)
-    destroy_all = awaited(SessionStoreBase._destroy_all)
 
     def _check_client(self, r: Any) -> None:
         if not is_async_client(r):

@@ -6,15 +6,18 @@ and a pause are awaited, so a task waiting on Redis lets the event loop run the 
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
-from ..steps import FETCH, Batch, Command, Pause, Steps
+from ..steps import FETCH, Background, Batch, Command, Pause, Steps, _Raised, carried
 from .connection import check_loop, gate
 from .scripts import run as run_script
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 async def run(r: Any, steps: Steps[T], *, fetcher: Callable[[], Any] | None = None,
@@ -24,26 +27,54 @@ async def run(r: Any, steps: Steps[T], *, fetcher: Callable[[], Any] | None = No
         step = next(steps)
         while True:
             try:
-                kind = type(step)
-                if kind is tuple:
-                    script, script_keys, args = step
-                    result = await run_script(script, r, script_keys, args)
-                elif kind is Command:
-                    result = await _bounded(r, r.execute_command, *step)
-                elif kind is Batch:
-                    result = await _bounded(r, _batch, r, step)
-                elif step is FETCH:
-                    result = await _maybe(fetcher())  # type: ignore[misc]
-                elif kind is Pause:
-                    result = await _maybe(sleep(step))  # type: ignore[misc]
-                else:
-                    raise TypeError(f"not a step: {step!r}")
+                result = await _one(r, step, fetcher, sleep)
             except BaseException as error:
-                step = steps.throw(error)
+                step = steps.throw(carried(error))
             else:
                 step = steps.send(result)
     except StopIteration as done:
         return done.value
+    except _Raised as raised:
+        raise raised.error from None
+
+
+async def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Callable[[float], Any] | None) -> Any:
+    kind = type(step)
+    if kind is tuple:
+        script, script_keys, args = step
+        return await run_script(script, r, script_keys, args)
+    if kind is Command:
+        return await _bounded(r, r.execute_command, *step)
+    if kind is Batch:
+        return await _bounded(r, _batch, r, step)
+    if step is FETCH:
+        return await _maybe(fetcher())  # type: ignore[misc]
+    if kind is Pause:
+        return await _maybe(sleep(step))  # type: ignore[misc]
+    if kind is Background:
+        in_background(asyncio.ensure_future(_one(r, step.step, fetcher, sleep)), "a step left to finish by itself")
+        return None
+    raise TypeError(f"not a step: {step!r}")
+
+
+# Calls still running after their caller moved on (a fill token's give-back, a lock's release after a
+# cancel): kept here so they are not garbage collected half-way, and so drain() can wait for them.
+_background: set[asyncio.Future[Any]] = set()
+
+
+def in_background(call: asyncio.Future[Any], what: str) -> asyncio.Future[Any]:
+    """Let ``call`` finish by itself, kept until it does; its failure is logged at debug level."""
+    _background.add(call)
+    call.add_done_callback(_background.discard)
+    call.add_done_callback(lambda done: done.cancelled() or done.exception() is None
+                           or log.debug("%s failed: %s", what, done.exception()))
+    return call
+
+
+async def drain() -> None:
+    """Wait for the calls still running in the background (a web app awaits it in its shutdown)."""
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
 
 
 async def _maybe(result: Any) -> Any:
