@@ -35,7 +35,7 @@ from .breaker import Breaker
 from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, is_async_client
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
-from .steps import FETCH, Background, Batch, Pause, Steps, run, synchronous
+from .steps import FETCH, Background, Batch, Pause, Steps, operations, run, synchronous
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -147,6 +147,7 @@ class CacheBase:
     """
 
     default_sleep: Callable[[float], Any] = time.sleep
+    OPERATIONS = ("set", "invalidate")  # besides get_or_set (which takes a fetcher): see patterns.steps.operations
 
     def __init__(
         self,
@@ -412,6 +413,7 @@ class CacheBase:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
 
 
+@operations(synchronous)
 class Cache(CacheBase):
     """A cache-aside cache over one Redis, safe for many threads and processes at once (see CacheBase)."""
 
@@ -420,8 +422,6 @@ class Cache(CacheBase):
         steps = self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
         return run(self.r, steps, fetcher=fetcher, sleep=self.sleep)
 
-    set = synchronous(CacheBase._set)
-    invalidate = synchronous(CacheBase._invalidate)
 
     def cached(self, ttl: float | None = None, *, name: str | None = None,
                ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:

@@ -21,6 +21,7 @@ generator, shared, so the synchronous and the asyncio API cannot drift apart.
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from typing import Any, Callable, Generator, TypeVar
 
@@ -122,8 +123,21 @@ def synchronous(plan: Callable[..., Steps[T]]) -> Callable[..., T]:
     def method(self: Any, *args: Any, **kwargs: Any) -> T:
         return run(self.r, plan(self, *args, **kwargs))
 
-    method.__name__ = plan.__name__.lstrip("_")  # the public name: "create", not the plan's "_create"
+    return public(method, plan)
+
+
+def public(method: Callable[..., Any], plan: Callable[..., Steps[Any]]) -> Callable[..., Any]:
+    """``method`` as the public face of ``plan``: its name without the underscore ("create", not
+    "_create"), and the signature a reader should see, returning what the steps give (``str``),
+    not ``Steps[str]``. ``operations()`` then names the class it is on."""
+    method.__name__ = plan.__name__.lstrip("_")
     method.__qualname__ = f"{plan.__qualname__.rpartition('.')[0]}.{method.__name__}".lstrip(".")
+    signature = inspect.signature(plan)
+    returns = signature.return_annotation
+    if isinstance(returns, str) and returns.startswith("Steps[") and returns.endswith("]"):
+        returns = returns[len("Steps["):-1]
+    method.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+    del method.__wrapped__  # type: ignore[attr-defined]  # help() would show the plan's signature again
     return method
 
 
@@ -136,7 +150,9 @@ def operations(wrap: Callable[[Callable[..., Steps[Any]]], Callable[..., Any]]) 
 
     def decorate(cls: type) -> type:
         for name in cls.OPERATIONS:  # type: ignore[attr-defined]
-            setattr(cls, name, wrap(getattr(cls, f"_{name}")))
+            method = wrap(getattr(cls, f"_{name}"))
+            method.__qualname__ = f"{cls.__qualname__}.{name}"  # help() and tracebacks name this class
+            setattr(cls, name, method)
         return cls
 
     return decorate

@@ -58,3 +58,37 @@ def test_each_board_refuses_a_client_of_the_other_kind():
         aio.Leaderboard(fakeredis.FakeRedis())
     with pytest.raises(TypeError, match="is not an asyncio client"):
         _run(lambda: aio.get_top_users(fakeredis.FakeRedis(), 3))
+
+
+@pytest.mark.parametrize("operation", ["remove", "clear"])
+def test_a_submit_landing_between_a_removals_two_round_trips_is_removed_too(r, make_async, operation):
+    """Review of 3 Dec: the synchronous race tests could not put the racer between the asyncio board's
+    round trips. Here it lands right after remove()/clear() read the window registry, on a new day's
+    board that registry did not list: the script must notice and read again."""
+    async def body():
+        client, other = await make_async(), await make_async()
+        lb = aio.Leaderboard(client, "game", clock=lambda: 1_700_000_000.0)
+        racer = aio.Leaderboard(other, "game", clock=lambda: 1_700_000_000.0 + 86400)  # tomorrow's boards
+        await lb.submit("ada", 10)
+        real, fired = client.execute_command, []
+
+        async def execute_command(*args, **kwargs):
+            reply = await real(*args, **kwargs)
+            if args[0] == "ZRANGE" and not fired:
+                fired.append(True)
+                await racer.submit("bob" if operation == "clear" else "ada", 20)  # after the registry was read
+            return reply
+
+        client.execute_command = execute_command
+        await (lb.clear() if operation == "clear" else lb.remove("ada"))
+        await client.aclose()
+        await other.aclose()
+        return fired, lb
+
+    fired, lb = _run(body)
+    assert fired == [True]
+    boards = [lb.key, *r.zrange(lb.registry_key, 0, -1)]
+    if operation == "clear":
+        assert boards == [lb.key] and not r.exists(lb.key)
+    else:
+        assert [b for b in boards if r.zscore(b, "ada") is not None] == []

@@ -336,6 +336,7 @@ def test_todays_board_is_the_servers_today(on_server, skewed_clock):
 # -- hardening: remove() is atomic ---------------------------------------------------------------------
 
 
+@pytest.mark.sync_only("puts a submit between the synchronous client's round trips (helpers.before_round_trip); tests/test_aio_leaderboard.py races the asyncio board")
 @pytest.mark.parametrize("point", [1, 2, 3])
 def test_a_submit_racing_with_remove_leaves_the_member_on_no_board(r, point):
     clock = Clock()
@@ -350,6 +351,7 @@ def test_a_submit_racing_with_remove_leaves_the_member_on_no_board(r, point):
     assert [b for b in boards if r.zscore(b, "ada") is not None] == []
 
 
+@pytest.mark.sync_only("puts a submit between the synchronous client's round trips (helpers.before_round_trip); tests/test_aio_leaderboard.py races the asyncio board")
 def test_clear_racing_with_a_submit_to_a_new_window_leaves_no_board_behind(r):
     lb = board(r)
     lb.submit("ada", 10)

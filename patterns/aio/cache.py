@@ -22,11 +22,13 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from ..cache import CacheBase, _cached_options, _seconds, _seed_cache
 from ..connection import is_async_client
+from ..steps import operations
 from .steps import awaited, run
 
 T = TypeVar("T")
 
 
+@operations(awaited)
 class Cache(CacheBase):
     """A cache-aside cache for asyncio clients, with every option of patterns.cache.Cache.
 
@@ -40,9 +42,6 @@ class Cache(CacheBase):
         """Return the cached value of ``key``, computing it with ``await fetcher()`` (or ``fetcher()``) when needed."""
         steps = self._get_or_set_steps(key, fetcher, None if ttl is None else _seconds(ttl, "ttl"))
         return await run(self.r, steps, fetcher=fetcher, sleep=self.sleep)
-
-    set = awaited(CacheBase._set)
-    invalidate = awaited(CacheBase._invalidate)
 
     def cached(self, ttl: float | None = None, *, name: str | None = None,
                ignore: tuple[str, ...] = ()) -> Callable[[Callable[..., Awaitable[T]]], Callable[..., Awaitable[T]]]:

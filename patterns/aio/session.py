@@ -4,7 +4,9 @@ Every operation is the synchronous store's own generator of steps (the same scri
 ids, checks, ordering across cluster slots and server-clock deadlines); each round trip is
 awaited here, so a login or a "log out everywhere" lets the event loop serve other requests
 meanwhile. A task cancelled part way stops between two steps, each of which is ordered to
-fail safe as a crash there would (see each method of patterns.session.SessionStoreBase).
+fail safe as a crash there would (see each method of patterns.session.SessionStoreBase): a
+rotation cancelled once it has taken the old session logs the user out, so do not put a tight
+``asyncio.timeout`` around ``rotate()`` (a slow Redis would then log people out at random).
 """
 from __future__ import annotations
 

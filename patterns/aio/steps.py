@@ -12,7 +12,7 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
-from ..steps import FETCH, Background, Batch, Command, Pause, Steps, _Raised, carried
+from ..steps import FETCH, Background, Batch, Command, Pause, Steps, _Raised, carried, public
 from .connection import check_loop, gate
 from .scripts import run as run_script
 
@@ -72,9 +72,14 @@ def in_background(call: asyncio.Future[Any], what: str) -> asyncio.Future[Any]:
 
 
 async def drain() -> None:
-    """Wait for the calls still running in the background (a web app awaits it in its shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
+    """Wait for this event loop's calls still running in the background (a web app awaits it in its shutdown).
+
+    Calls of a loop that stopped without finishing them (stopped, not closed by asyncio.run, which
+    cancels them) are not this loop's to wait for: they are left alone.
+    """
+    loop = asyncio.get_running_loop()
+    while mine := [call for call in _background if call.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)
 
 
 async def _maybe(result: Any) -> Any:
@@ -105,6 +110,4 @@ def awaited(plan: Callable[..., Steps[T]]) -> Callable[..., Awaitable[T]]:
     async def method(self: Any, *args: Any, **kwargs: Any) -> T:
         return await run(self.r, plan(self, *args, **kwargs))
 
-    method.__name__ = plan.__name__.lstrip("_")  # the public name: "create", not the plan's "_create"
-    method.__qualname__ = f"{plan.__qualname__.rpartition('.')[0]}.{method.__name__}".lstrip(".")
-    return method
+    return public(method, plan)
