@@ -4,12 +4,12 @@ An operation that takes several round trips (a cache miss, a session's rotation)
 once, as a generator that yields what it needs from Redis and is sent what came back:
 
 * ``(script, keys, args)``  a Lua script call (a ``LuaScript``: EVALSHA, else EVAL);
-* ``Command("HGETALL", key)``  one plain command;
+* ``Command(("HGETALL", key))``  one plain command, as its arguments;
 * ``Batch([...], transaction=False)``  commands sent together in one round trip (a pipeline;
   ``transaction=True`` wraps them in MULTI/EXEC);
 * ``FETCH``  the caller's fetcher, for a cache (the database query);
 * ``Pause(seconds)``  a wait before trying again;
-* ``Background(step)``  a step nobody waits for (giving a fill token back on the way out of a
+* ``Background((step,))``  a step nobody waits for (giving a fill token back on the way out of a
   cancelled call): run here at once, sent off by the asyncio runner to finish on its own, so a
   second cancel cannot stop it half-way and the caller's own deadline is not held up by it.
 
