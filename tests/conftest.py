@@ -156,7 +156,7 @@ def on_server(request):
 
 def _empty_client(request, backend: str):
     if backend == "fake":
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        client = fakeredis.FakeRedis(server=connection.fake_server(), decode_responses=True)
     elif backend == "real":
         client = patterns.connect(request.getfixturevalue("redis_server").url)
     elif backend == "attendee":

@@ -225,3 +225,36 @@ def test_a_release_whose_reply_was_lost_is_not_reported_as_a_lost_lease(real, re
         with pytest.raises(LockLost):
             Lock(client, "job").release()  # a real "not held" still is one
         client.connection_pool.disconnect()
+
+
+def test_threads_connecting_at_once_to_a_new_fake_server_share_one_key_space(monkeypatch):
+    """CI run of 3 Dec (loaded): a reference solution let 13 of 30 requests through a limit of 10.
+    fakeredis makes a server's database at the first connection, outside its lock: ten threads
+    connecting at once could make two, and each saw a key space of its own. Here making a database
+    is slowed down, so the threads always connect while it is being made."""
+    import threading
+    import time
+
+    import fakeredis
+    from fakeredis._core import _database
+
+    made = _database.Database.__init__
+
+    def slowly(self, *args, **kwargs):
+        time.sleep(0.05)
+        made(self, *args, **kwargs)
+
+    monkeypatch.setattr(_database.Database, "__init__", slowly)
+    r = fakeredis.FakeRedis(server=connection.fake_server(), decode_responses=True)
+    barrier = threading.Barrier(10)
+
+    def one() -> None:
+        barrier.wait()
+        r.incr("n")
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert r.get("n") == "10"

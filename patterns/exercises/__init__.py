@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import fakeredis
 
+from ..connection import fake_server
+
 
 class NotYet(Exception):
     """Raised inside a checker to stop at the first problem found."""
@@ -21,7 +23,7 @@ class NotYet(Exception):
 
 def fresh_client() -> fakeredis.FakeRedis:
     """A client of a new, empty embedded server: the learner's code cannot see other data."""
-    return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    return fakeredis.FakeRedis(server=fake_server(), decode_responses=True)
 
 
 def report(run: Callable[[], str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 import fakeredis
 import sortedcontainers
 
+from ..connection import fake_server
 from . import NotYet, fresh_client, report
 
 BIG_BOARD = 2000  # members: a rank must cost the same here as on a board of millions
@@ -84,7 +85,7 @@ def _counting_client(received: _Received) -> fakeredis.FakeRedis:
             received.count(reply)
             return reply
 
-    server = fakeredis.FakeServer()
+    server = fake_server()
     return fakeredis.FakeRedis(server=server, decode_responses=True, connection_class=Counting)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import fakeredis
 
+from ..connection import fake_server
 from . import NotYet, first_key_without_bounded_ttl, report, run_at_once
 
 LONG = 30_000  # ms: a lease that cannot run out while the checker runs
@@ -70,7 +71,7 @@ class _Interleaver:
 
 def _clients() -> tuple[Any, Any, _Interleaver]:
     """Two clients of one new embedded server; the first can have another call slipped between its round trips."""
-    server = fakeredis.FakeServer()
+    server = fake_server()
     hook = _Interleaver()
 
     class Interleaved(fakeredis.FakeRedisConnection):

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import fakeredis
 import redis
 
+from ..connection import fake_server
 from . import NotYet, call_within, report, run_at_once
 
 SHORTEST_RECORD = 3600  # s: a redelivery (a crashed consumer's entries claimed) may come minutes later
@@ -148,7 +149,7 @@ def _blocked_in_python(thread: threading.Thread) -> tuple[int, int] | None:
 def _round_trips(call: Callable[[fakeredis.FakeRedis], Any],
                  setup: Callable[[fakeredis.FakeServer], Any] | None = None) -> int:
     """How many round trips ``call`` sends on a fresh server (after ``setup``): the points a crash can fall between."""
-    server, plan = fakeredis.FakeServer(), _Plan()
+    server, plan = fake_server(), _Plan()
     if setup:
         setup(server)
     call(_client(server, plan))
@@ -198,7 +199,7 @@ def _tick() -> None:
 
 
 def _first_checks(fn: Callable[[Any, Message], Any]) -> None:
-    r = _client(fakeredis.FakeServer())
+    r = _client(fake_server())
     payment = {"id": "pay-1001", "account": "ada", "amount": 2500}
     since = time.monotonic()
     first = _call(fn, r, dict(payment))
@@ -237,7 +238,7 @@ def _crash_checks(fn: Callable[[Any, Message], Any]) -> None:
     points = _round_trips(lambda client: _call(fn, client, dict(payment)))
     for n in range(1, points + 1):
         for after in (False, True):
-            server = fakeredis.FakeServer()
+            server = fake_server()
             _crashed(fn, _client(server, _Plan(crash=n, after=after)), dict(payment))
             healthy = _client(server)
             _call(fn, healthy, dict(payment))  # the redelivery
@@ -255,7 +256,7 @@ def _interleaving_checks(fn: Callable[[Any, Message], Any]) -> None:
     payment = {"id": "pay-3001", "account": "dee", "amount": 900}
     points = _round_trips(lambda client: _call(fn, client, dict(payment)))
     for k in range(1, points + 1):
-        server = fakeredis.FakeServer()
+        server = fake_server()
         second_plan = _Plan()
         second: dict[str, Any] = {}
         verdict: list[str] = []
@@ -316,7 +317,7 @@ def _hold(second: threading.Thread) -> str | None:
     return None
 
 def _crowd_check(fn: Callable[[Any, Message], Any]) -> None:
-    server = fakeredis.FakeServer()
+    server = fake_server()
     r = _client(server)
     payment = {"id": "pay-4001", "account": "eve", "amount": 300}
     returned: list[Any] = []
@@ -400,7 +401,7 @@ def _verify(r: fakeredis.FakeRedis, orders: list[tuple[str, int]], what: str) ->
 
 
 def _stretch_body(fn: Callable[[Any, str, str, str], Any]) -> str:
-    server = fakeredis.FakeServer()
+    server = fake_server()
     r = _new_stream(server)
     since = time.monotonic()
     _call(fn, r, STREAM, GROUP, CONSUMER)
@@ -416,7 +417,7 @@ def _stretch_body(fn: Callable[[Any, str, str, str], Any]) -> str:
     points = _round_trips(lambda client: _call(fn, client, STREAM, GROUP, CONSUMER), setup=_new_stream)
     for n in range(1, points + 1):
         for after in (False, True):
-            server = fakeredis.FakeServer()
+            server = fake_server()
             _new_stream(server)
             _crashed(fn, _client(server, _Plan(crash=n, after=after)), STREAM, GROUP, CONSUMER)
             restarted = _client(server)
@@ -431,7 +432,7 @@ def _stretch_body(fn: Callable[[Any, str, str, str], Any]) -> str:
 def _paused_consumer_check(fn: Callable[[Any, str, str, str], Any], points: int) -> None:
     """Stall picker-1 before each of its round trips in turn (where it holds entries), let picker-2 claim them."""
     for k in range(1, points + 1):
-        server = fakeredis.FakeServer()
+        server = fake_server()
         admin = _new_stream(server)
         done: list[bool] = []
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 import fakeredis
 
+from ..connection import fake_server
 from ..trace import trace
 from . import NotYet, fresh_client, report, run_at_once
 
@@ -79,7 +80,7 @@ class _Between(fakeredis.FakeRedisConnection):
 def _interposing_client() -> tuple[fakeredis.FakeRedis, dict[str, Any]]:
     plan: dict[str, Any] = {}
     connection = type("Between", (_Between,), {"plan": plan})
-    r = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True, connection_class=connection)
+    r = fakeredis.FakeRedis(server=fake_server(), decode_responses=True, connection_class=connection)
     r.ping()  # the connection's own set-up is done before anything is counted
     return r, plan
 
@@ -259,7 +260,7 @@ def _allows(admitted: list[float], t: float) -> bool:
 
 
 def _check_body(fn: Allow) -> str:
-    server = fakeredis.FakeServer()  # two clients of one server: two app servers sharing one Redis
+    server = fake_server()  # two clients of one server: two app servers sharing one Redis
     clients = [fakeredis.FakeRedis(server=server, decode_responses=True) for _ in range(2)]
     r = clients[0]
     admitted: list[float] = []

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 import fakeredis
 import redis
 
+from ..connection import fake_server
 from ..trace import parse_packed
 from . import NotYet, call_within, report, run_at_once
 
@@ -117,7 +118,7 @@ def _run(fn: Callable, balances: dict[str, int], move: Move, other: Move | None 
     """One transfer on fresh accounts; ``other`` is made by another client right after it reads ``after_reading``.
 
     Returns the balances, what the transfer returned, and every balance below 0 the other client read."""
-    server = fakeredis.FakeServer()
+    server = fake_server()
     admin = fakeredis.FakeRedis(server=server, decode_responses=True)
     for name, balance in balances.items():
         admin.set(name, balance)
@@ -249,7 +250,7 @@ def _fast_switching() -> Iterator[None]:
 
 def _check_threads(fn: Callable) -> str:
     names = [f"acct:{i}" for i in range(4)]
-    server = fakeredis.FakeServer()
+    server = fake_server()
     admin = fakeredis.FakeRedis(server=server, decode_responses=True)
     for name in names:
         admin.set(name, 100)
