@@ -371,19 +371,20 @@ def is_cluster(r: Any) -> bool:
 
 def socket_timeout(r: Any) -> float | None:
     """How long ``r`` waits for a reply, in seconds; None where it waits forever (fakeredis)."""
-    if is_cluster(r):
-        kwargs = r.nodes_manager.connection_kwargs
-    else:
-        kwargs = getattr(getattr(r, "connection_pool", None), "connection_kwargs", {})
-    timeout = kwargs.get("socket_timeout")
+    timeout = _connection_kwargs(r).get("socket_timeout")
     return float(timeout) if timeout else None
 
 
 def decodes_responses(r: Any) -> bool:
     """Does ``r`` answer with str (decode_responses=True), as every client connect() makes does?"""
-    if is_cluster(r) or hasattr(r, "nodes_manager"):  # redis-py's cluster client, or redis.asyncio's
-        return bool(r.nodes_manager.connection_kwargs.get("decode_responses"))
-    return bool(getattr(getattr(r, "connection_pool", None), "connection_kwargs", {}).get("decode_responses"))
+    return bool(_connection_kwargs(r).get("decode_responses"))
+
+
+def _connection_kwargs(r: Any) -> dict[str, Any]:
+    """What ``r`` makes its connections with: a cluster's nodes' (redis-py's or redis.asyncio's), else its pool's."""
+    if is_cluster(r) or hasattr(r, "nodes_manager"):
+        return r.nodes_manager.connection_kwargs
+    return getattr(getattr(r, "connection_pool", None), "connection_kwargs", {})
 
 
 def longest_block(r: Any) -> float | None:

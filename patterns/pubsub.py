@@ -19,17 +19,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import redis
 
 from . import keys, validate
 from .cache import encode
-from .connection import UNAVAILABLE_ERRORS, is_cluster, longest_block
+from .connection import UNAVAILABLE_ERRORS, is_async_client, is_cluster, longest_block
 from .errors import PatternError
 from .scripts import load_script
+from .steps import Command, Steps, operations, run, synchronous
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_BLOCK = 86400.0  # seconds a read may wait: a day; longer is a bug, not a wait
 
 _APPEND = load_script("stream_append")
@@ -55,9 +57,13 @@ def publish_event(r: Any, channel: str, event: Any, *, sharded: bool = False) ->
     ``sharded=True`` uses SPUBLISH: on a cluster the message travels only to the master
     that owns the channel's slot instead of to every node (see notebook 08).
     """
+    return run(r, _publish_event(r, channel, event, sharded))
+
+
+def _publish_event(r: Any, channel: str, event: Any, sharded: bool) -> Steps[int]:
     (name,) = _channel_names(r, [channel], "channel")
     text = encode(event, key=f"event on {channel}", max_bytes=None)
-    return r.spublish(name, text) if sharded else r.publish(name, text)
+    return (yield Command(("SPUBLISH" if sharded else "PUBLISH", name, text)))
 
 
 @dataclass
@@ -307,8 +313,8 @@ class _Malformed:
     error: Exception
 
 
-class EventStream:
-    """A durable event log on a Redis Stream, read through a consumer group.
+class EventStreamBase:
+    """A durable event log on a Redis Stream, read through a consumer group (whichever client).
 
     maxlen      keep at most about this many entries: a bound on memory, not a promise of
                 delivery. When the consumers fall behind by more than this, the oldest
@@ -334,6 +340,7 @@ class EventStream:
 
     def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
                  retention: float = 7 * 86400, start: str = "$") -> None:
+        self._check_client(r)
         self.maxlen = validate.whole(maxlen, "maxlen", maximum=MAX_ENTRIES)
         self.retention = validate.seconds(retention, "retention")
         self.group = validate.text(group, "group")
@@ -343,31 +350,46 @@ class EventStream:
         self.trimmed_key = keys.key(r, "stream", name, "trimmed")  # per group: trimmed before it read them
         self.groups_key = keys.key(r, "stream", name, "groups")  # every group: all come back with the stream
         self.lost = 0  # entries trimmed while pending: acknowledged, never delivered again
-        self._ensure_group(start)
+        self._start: str | None = start  # the group is made with it before the first other step (then None)
+
+    OPERATIONS = ("append", "read", "pending_for", "ack", "pending", "claim", "backlog", "length", "trim")
+
+    def _check_client(self, r: Any) -> None:
+        if is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
+                            "patterns.aio.EventStream, whose methods are awaited")
 
     def _retention_ms(self) -> int:
         return int(self.retention * 1000)
 
-    def _ensure_group(self, start: str) -> None:
-        _GROUP(self.r, [self.key, self.groups_key], [self.group, start, self._retention_ms()])
+    def _first(self) -> Steps[None]:
+        """Make this object's group, once, before its first operation (the synchronous one does it at once)."""
+        if self._start is not None:
+            yield from self._ensure_group(self._start)
+            self._start = None
 
-    def _with_group(self, call: Callable[[], Any]) -> Any:
-        """``call()``, and once more after making the group again if the stream (or group) had gone."""
+    def _ensure_group(self, start: str) -> Steps[None]:
+        yield (_GROUP, [self.key, self.groups_key], [self.group, start, self._retention_ms()])
+
+    def _with_group(self, plan: Callable[[], Steps[T]]) -> Steps[T]:
+        """``plan()``'s steps, and once more after making the group again if the stream (or group) had gone."""
+        yield from self._first()
         try:
-            return call()
+            return (yield from plan())
         except redis.ResponseError as error:
             if not _group_missing(error):
                 raise
-        self._ensure_group("0")
-        return call()
+        yield from self._ensure_group("0")
+        return (yield from plan())
 
-    def append(self, event: Any) -> str:
+    def _append(self, event: Any) -> Steps[str]:
         """Add ``event`` (as JSON); returns its id. One step: the group kept, XADD, the trim, the TTL."""
         text = encode(event, key=f"stream {self.name}")
-        return _APPEND(self.r, [self.key, self.trimmed_key, self.groups_key],
-                       [self.group, self.maxlen, self._retention_ms(), text, self.maxlen // 100])
+        yield from self._first()
+        return (yield (_APPEND, [self.key, self.trimmed_key, self.groups_key],
+                       [self.group, self.maxlen, self._retention_ms(), text, self.maxlen // 100]))
 
-    def read(self, consumer: str, count: int = 10, block: float | None = None) -> list[StreamMessage]:
+    def _read(self, consumer: str, count: int = 10, block: float | None = None) -> Steps[list[StreamMessage]]:
         """New messages for ``consumer`` (each given to one consumer of the group).
 
         ``block``: wait up to that many seconds for one to arrive (None: do not wait). A
@@ -378,31 +400,34 @@ class EventStream:
         _check_consumer(consumer)
         _check_count(count)
         if block is None:
-            return self._with_group(lambda: self._read_new(consumer, count, None))
+            return (yield from self._with_group(lambda: self._read_new(consumer, count, None)))
         deadline = time.monotonic() + validate.seconds(block, "block", maximum=MAX_BLOCK)
         longest = longest_block(self.r)
+        yield from self._first()
         while True:
             remaining = deadline - time.monotonic()
             wait = remaining if longest is None else min(remaining, longest)
             try:
-                found = self._read_new(consumer, count, max(1, int(wait * 1000)))
+                found = yield from self._read_new(consumer, count, max(1, int(wait * 1000)))
             except redis.ResponseError as error:  # NOGROUP, or UNBLOCKED: the stream expired meanwhile
                 if not _group_missing(error):
                     raise
-                self._ensure_group("0")
+                yield from self._ensure_group("0")
                 found = []
             if found or deadline - time.monotonic() <= 0:
                 return found
 
-    def _read_new(self, consumer: str, count: int, block_ms: int | None) -> list[StreamMessage]:
-        found = self.r.xreadgroup(self.group, consumer, {self.key: ">"}, count=count, block=block_ms)
+    def _read_new(self, consumer: str, count: int, block_ms: int | None) -> Steps[list[StreamMessage]]:
+        waits = () if block_ms is None else ("BLOCK", block_ms)
+        found = yield Command(("XREADGROUP", "GROUP", self.group, consumer, "COUNT", count, *waits,
+                               "STREAMS", self.key, ">"))
         if isinstance(found, dict):  # RESP3: {stream: [[entries]]}
             entries = next(iter(found.values()), [[]])[0]
         else:
             entries = found[0][1] if found else []
         return [self._message(entry_id, fields) for entry_id, fields in entries]
 
-    def pending_for(self, consumer: str, count: int = 100) -> list[StreamMessage]:
+    def _pending_for(self, consumer: str, count: int = 100) -> Steps[list[StreamMessage]]:
         """Messages already given to ``consumer`` but not acknowledged: read these first after a restart.
 
         Reading them again counts as a delivery; the counts returned are XPENDING's, read
@@ -412,8 +437,8 @@ class EventStream:
         _check_count(count)
         after, found, gone = "", [], []
         while True:  # each call looks at a bounded part of the pending list, and says where it stopped
-            entries, counts, trimmed, more, after = self._with_group(
-                lambda: _PENDING(self.r, [self.key], [self.group, consumer, count - len(found), after]))
+            entries, counts, trimmed, more, after = yield from self._with_group(
+                lambda: _one((_PENDING, [self.key], [self.group, consumer, count - len(found), after])))
             gone += trimmed
             found += [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts)]
             if not more or len(found) >= count:
@@ -433,28 +458,33 @@ class EventStream:
         log.warning("stream %s: %d pending entries were trimmed (maxlen) before they were acknowledged: %s",
                     self.name, len(ids), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
 
-    def ack(self, *ids: str) -> int:
+    def _ack(self, *ids: str) -> Steps[int]:
         """Acknowledge processed messages; returns how many were pending."""
-        return self.r.xack(self.key, self.group, *ids) if ids else 0
+        if not ids:
+            return 0
+        yield from self._first()
+        return (yield Command(("XACK", self.key, self.group, *ids)))
 
-    def pending(self, count: int = 100) -> list[dict]:
+    def _pending(self, count: int = 100) -> Steps[list[dict]]:
         """Unacknowledged messages: id, consumer, idle ms and how often each was delivered."""
         _check_count(count)
+        found = yield from self._with_group(
+            lambda: _one(Command(("XPENDING", self.key, self.group, "-", "+", count), parse_detail=True)))
         return [
             {"id": p["message_id"], "consumer": p["consumer"], "idle_ms": p["time_since_delivered"],
              "deliveries": p["times_delivered"]}
-            for p in self._with_group(lambda: self.r.xpending_range(self.key, self.group, "-", "+", count))
+            for p in found
         ]
 
-    def claim(self, consumer: str, min_idle: float, count: int = 100) -> list[StreamMessage]:
+    def _claim(self, consumer: str, min_idle: float, count: int = 100) -> Steps[list[StreamMessage]]:
         """Take over messages another consumer left unacknowledged for ``min_idle`` seconds (XAUTOCLAIM)."""
         _check_consumer(consumer)
         idle_ms = int(validate.seconds(min_idle, "min_idle", zero=True) * 1000)
         _check_count(count)
         cursor, found, gone = "", [], []
         while True:  # each call takes a bounded number of XAUTOCLAIM steps, and says where it stopped
-            entries, counts, deleted, cursor = self._with_group(
-                lambda: _CLAIM(self.r, [self.key], [self.group, consumer, idle_ms, count - len(found), cursor]))
+            entries, counts, deleted, cursor = yield from self._with_group(
+                lambda: _one((_CLAIM, [self.key], [self.group, consumer, idle_ms, count - len(found), cursor])))
             gone += deleted  # XAUTOCLAIM already dropped them from the pending list
             found += [self._message(entry_id, fields, n) for (entry_id, fields), n in zip(entries, counts) if fields]
             if cursor == "0-0" or len(found) >= count:
@@ -463,27 +493,46 @@ class EventStream:
             self._count_lost(list(gone))
         return found
 
-    def backlog(self) -> dict[str, int | None]:
+    def _backlog(self) -> Steps[dict[str, int | None]]:
         """How far this group is behind: entries still ``waiting`` to be given to it, and entries
         ``trimmed_unread`` (trimmed by maxlen before it was given them: lost), since the stream
         was made. None for both when the stream exists without this group. One round trip."""
-        found = _BACKLOG(self.r, [self.key, self.trimmed_key], [self.group])
+        yield from self._first()
+        found = yield (_BACKLOG, [self.key, self.trimmed_key], [self.group])
         waiting, trimmed = (int(found[0]), int(found[1])) if found else (None, None)
         return {"waiting": waiting, "trimmed_unread": trimmed}
 
-    def length(self) -> int:
-        return self.r.xlen(self.key)
+    def _length(self) -> Steps[int]:
+        """How many entries the stream holds now."""
+        yield from self._first()
+        return (yield Command(("XLEN", self.key)))
 
-    def trim(self, maxlen: int) -> int:
+    def _trim(self, maxlen: int) -> Steps[int]:
         """Keep the last ``maxlen`` entries now (counting what goes, as appends do); returns how many went."""
         keep = validate.whole(maxlen, "maxlen", minimum=0, maximum=MAX_ENTRIES)
+        yield from self._first()
         removed = 0
         while True:  # in batches (the script trims at most 10,000 a call): the server never stalls
-            batch = int(_APPEND(self.r, [self.key, self.trimmed_key, self.groups_key],
-                                [self.group, keep, self._retention_ms(), "", 0]))
+            batch = int((yield (_APPEND, [self.key, self.trimmed_key, self.groups_key],
+                                [self.group, keep, self._retention_ms(), "", 0])))
             removed += batch
             if batch < TRIM_BATCH:
                 return removed
+
+
+def _one(step: Any) -> Steps[Any]:
+    """One step as a plan of its own (what _with_group tries, and tries again)."""
+    return (yield step)
+
+
+@operations(synchronous)
+class EventStream(EventStreamBase):
+    """A durable event log on a Redis Stream (see EventStreamBase): its consumer group made at once."""
+
+    def __init__(self, r: Any, name: str, group: str = "workers", *, maxlen: int = 10_000,
+                 retention: float = 7 * 86400, start: str = "$") -> None:
+        super().__init__(r, name, group, maxlen=maxlen, retention=retention, start=start)
+        run(r, self._first())
 
 
 def _check_consumer(consumer: Any) -> str:

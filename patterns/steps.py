@@ -36,7 +36,15 @@ class Pause(float):
 
 
 class Command(tuple):
-    """One plain command, as its arguments: ``Command(("HGETALL", key))``."""
+    """One plain command, as its arguments: ``Command(("HGETALL", key))``; ``options`` go to
+    redis-py's reply parser (``Command(("XPENDING", ...), parse_detail=True)``, as xpending_range sends)."""
+
+    options: dict[str, Any]
+
+    def __new__(cls, args: tuple[Any, ...], **options: Any) -> "Command":
+        made = super().__new__(cls, args)
+        made.options = options
+        return made
 
 
 class Background(tuple):
@@ -92,7 +100,7 @@ def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Callable[[
         script, script_keys, args = step
         return script(r, script_keys, args)
     if kind is Command:
-        return r.execute_command(*step)
+        return r.execute_command(*step, **step.options)
     if kind is Batch:
         return batch(r, step)
     if step is FETCH:

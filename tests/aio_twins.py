@@ -65,6 +65,10 @@ async def async_client_like(r: Any) -> Any:
     return await aio.connect(f"redis://{auth}{host}:{port}", namespace=namespace)
 
 
+async def _awaited(made: Any) -> Any:
+    return await made
+
+
 def in_a_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` as an ``async def`` that runs it in a worker thread (its name and signature kept)."""
 
@@ -141,7 +145,11 @@ class AsyncLeg:
 
     def view(self, make: Callable[..., Any]) -> Callable[..., View]:
         """``make(r, ...)`` (a patterns.aio class), called with ``r``'s twin and seen synchronously."""
-        return lambda r, *args, **kwargs: View(make(self.client(r), *args, **kwargs), self.loop, r)
+        return lambda r, *args, **kwargs: View(self._made(make(self.client(r), *args, **kwargs)), self.loop, r)
+
+    def _made(self, made: Any) -> Any:
+        """An object made as its module says to: ``await``ed where it is awaitable (aio.EventStream)."""
+        return self.loop.run(_awaited(made)) if inspect.isawaitable(made) else made
 
     def function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """A patterns.aio seed function ``fn(r, ...)``, called synchronously with ``r``'s twin."""

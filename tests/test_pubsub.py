@@ -10,10 +10,19 @@ import time
 import fakeredis
 import pytest
 
-from patterns import keys
+import aio_twins
+from aio_twins import pytest_generate_tests  # noqa: F401  (pytest runs it: every test on both APIs)
+from patterns import aio, keys
 from patterns.errors import NotSerializable
 from patterns.pubsub import EventStream, Subscriber, publish_event
 from helpers import wait_for
+
+
+# Every test here runs twice: on patterns.pubsub, and with patterns.aio's EventStream and
+# publish_event through tests/aio_twins.py (the Subscriber stays the synchronous one, which
+# the asyncio publisher's events reach), unless marked sync_only with the reason.
+api = aio_twins.both_apis(lambda leg: {"EventStream": leg.view(aio.EventStream),
+                                       "publish_event": leg.function(aio.publish_event)})
 
 
 class Inbox:

@@ -1,0 +1,48 @@
+"""Streams and publishing for asyncio: patterns.pubsub's EventStream and publish_event, awaited.
+
+Every operation is the synchronous stream's own generator of steps (the same scripts, keys,
+consumer group, at-least-once delivery, trimming and lost-entry accounting); each round trip
+is awaited here. A constructor cannot await, so make it with ``await``, which makes its
+consumer group then, as the synchronous constructor does::
+
+    stream = await aio.EventStream(r, "orders", group="billing")
+
+Made without ``await``, the group is made at the object's first operation instead: until then
+the stream does not know the group, and a stream that expires meanwhile comes back without it
+(so what the group missed is not counted).
+
+A ``read(consumer, block=...)`` waits on the event loop, in blocks shorter than the client's
+socket timeout, so other tasks run meanwhile. The asyncio ``Subscriber`` (pub/sub) is not here
+yet: use ``EventStream`` for events an async app must not lose, or the synchronous Subscriber.
+"""
+from __future__ import annotations
+
+from typing import Any, Generator
+
+from ..connection import is_async_client
+from ..pubsub import EventStreamBase, _publish_event
+from ..steps import operations
+from .steps import awaited, run
+
+
+@operations(awaited)
+class EventStream(EventStreamBase):
+    """A durable event log on a Redis Stream for asyncio clients (see patterns.pubsub.EventStreamBase)."""
+
+    def __await__(self) -> Generator[Any, None, "EventStream"]:
+        """``await aio.EventStream(...)``: its consumer group made now; the stream itself."""
+        return self._ready().__await__()
+
+    async def _ready(self) -> "EventStream":
+        await run(self.r, self._first())
+        return self
+
+    def _check_client(self, r: Any) -> None:
+        if not is_async_client(r):
+            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
+                            "patterns.pubsub.EventStream with it, or make one with await patterns.aio.connect()")
+
+
+async def publish_event(r: Any, channel: str, event: Any, *, sharded: bool = False) -> int:
+    """Publish ``event`` as JSON on ``channel`` (SPUBLISH with ``sharded=True``); returns how many received it."""
+    return await run(r, _publish_event(r, channel, event, sharded))
