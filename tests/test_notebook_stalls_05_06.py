@@ -49,21 +49,23 @@ def _run(source: str, scope: dict) -> str:
     return printed.getvalue()
 
 
-def _stall_first_call(target, name: str) -> list[int]:
-    """Make the first call of ``target.name`` sleep STALL seconds before it runs; returns a call counter."""
-    real, calls = getattr(target, name), []
+def _stall_first_command(r, command: str) -> list[int]:
+    """Make ``r``'s first ``command`` (EventStream sends its commands through execute_command) sleep
+    STALL seconds before it is sent; returns a counter of that command's calls."""
+    real, calls = r.execute_command, []
 
     def stalled(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            time.sleep(STALL)
+        if args and args[0] == command:
+            calls.append(1)
+            if len(calls) == 1:
+                time.sleep(STALL)
         return real(*args, **kwargs)
 
-    setattr(target, name, stalled)
+    r.execute_command = stalled
     return calls
 
 
-@pytest.mark.parametrize("command", ["xreadgroup", "xpending_range"])
+@pytest.mark.parametrize("command", ["XREADGROUP", "XPENDING"])
 def test_05_the_quiet_stream_cell_prints_its_committed_output_when_a_command_stalls(command):
     cells = _cells("05_pubsub.ipynb")
     lab = next(c for c in cells if c["cell_type"] == "code" and '"demo-quiet"' in _code(c))
@@ -71,7 +73,7 @@ def test_05_the_quiet_stream_cell_prints_its_committed_output_when_a_command_sta
     from patterns.labs.pubsub import wait_until
 
     r = fresh_client()  # the notebook's fakeredis, on a server of its own
-    calls = _stall_first_call(r, command)
+    calls = _stall_first_command(r, command)
     scope = {"time": time, "r": r, "EventStream": EventStream, "wait_until": wait_until}
     printed = _run(_code(lab), scope)
     assert calls, f"the cell never sent {command}: the stall was not injected"
