@@ -118,3 +118,37 @@ def test_each_stream_refuses_a_client_of_the_other_kind():
         sync.EventStream(fakeredis.FakeAsyncRedis(decode_responses=True), "orders")
     with pytest.raises(TypeError, match="is not an asyncio client: use patterns.pubsub.EventStream"):
         aio.EventStream(fakeredis.FakeRedis(decode_responses=True), "orders")
+
+
+def test_an_asyncio_stream_made_again_for_a_group_that_exists_keeps_it(r, make_async):
+    async def body():
+        client = await make_async()
+        first = await aio.EventStream(client, "orders-again", group="g")
+        await first.append({"n": 1})
+        again = await aio.EventStream(client, "orders-again", group="g")
+        found = [m.event for m in await again.read("c")]
+        await client.aclose()
+        return first.key, found
+
+    key, found = _run(body)
+    assert [g["name"] for g in r.xinfo_groups(key)] == ["g"] and found == [{"n": 1}]
+
+
+def test_a_read_blocking_longer_than_the_socket_timeout_returns_empty_on_every_asyncio_client(make_async, monkeypatch):
+    """Review of 3 Dec: no asyncio cluster test blocked longer than its socket timeout, so the cluster
+    client's timeout going unseen (patterns.connection.socket_timeout) passed: ReplyTimeout after 5 s."""
+    import patterns
+
+    monkeypatch.setattr(patterns.connection, "SOCKET_TIMEOUT", 1.0)  # the clients made below wait 1 s for a reply
+
+    async def body():
+        client = await make_async()
+        stream = await aio.EventStream(client, _name())
+        started = time.monotonic()
+        found = await stream.read("c", block=2.5)
+        waited = time.monotonic() - started
+        await client.aclose()
+        return found, waited
+
+    found, waited = _run(body)
+    assert found == [] and 2.4 <= waited < 10

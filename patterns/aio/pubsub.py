@@ -12,8 +12,20 @@ the stream does not know the group, and a stream that expires meanwhile comes ba
 (so what the group missed is not counted).
 
 A ``read(consumer, block=...)`` waits on the event loop, in blocks shorter than the client's
-socket timeout, so other tasks run meanwhile. The asyncio ``Subscriber`` (pub/sub) is not here
-yet: use ``EventStream`` for events an async app must not lose, or the synchronous Subscriber.
+socket timeout, so other tasks run meanwhile. Two things to know before serving a live feed
+(one blocked read per browser) from it:
+
+* **A blocked read holds one of the client's 100 pooled connections for its whole wait.** With
+  100 reads blocked, every other command of that client waits for a free connection, then
+  fails after 5 s: a rate limiter on the same client fails open. Block for short waits only, or
+  keep far fewer readers than 100 (one reader task that hands events out to the requests).
+* **A read cancelled while it waits (the browser went away) may have been handed an entry it
+  never returned.** The entry is pending for that consumer: a consumer starts with
+  ``pending_for(consumer)`` (or another one ``claim()``s it), as after a crash, or it is not
+  seen again.
+
+The asyncio ``Subscriber`` (pub/sub) is not here yet: use ``EventStream`` for events an async
+app must not lose, or the synchronous Subscriber.
 """
 from __future__ import annotations
 
