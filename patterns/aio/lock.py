@@ -32,6 +32,7 @@ from .steps import drain, in_background  # noqa: F401  (drain: patterns.aio.lock
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
 def _finish_in_background(call: asyncio.Future[Any], lock: "Lock") -> None:
     in_background(call, f"lock {lock.name!r}: its release")
     call.add_done_callback(lambda done: _report(done, lock, "its release"))

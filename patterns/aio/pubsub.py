@@ -17,8 +17,8 @@ socket timeout, so other tasks run meanwhile. Two things to know before serving 
 
 * **A blocked read holds one of the client's 100 pooled connections for its whole wait.** With
   100 reads blocked, every other command of that client waits for a free connection, then
-  fails after 5 s: a rate limiter on the same client fails open. Block for short waits only, or
-  keep far fewer readers than 100 (one reader task that hands events out to the requests).
+  fails after 5 s: a rate limiter on the same client fails open. Keep far fewer blocked readers
+  than 100: one reader task that hands the events out to the requests, for example.
 * **A read cancelled while it waits (the browser went away) may have been handed an entry it
   never returned.** The entry is pending for that consumer: a consumer starts with
   ``pending_for(consumer)`` (or another one ``claim()``s it), as after a crash, or it is not
