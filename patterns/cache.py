@@ -32,7 +32,7 @@ from typing import Any, Callable, TypeVar
 
 from . import keys, validate
 from .breaker import Breaker
-from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, is_async_client
+from .connection import FULL_ERRORS, UNAVAILABLE_ERRORS, check_kind
 from .errors import NotSerializable, ValueTooLarge
 from .scripts import load_script
 from .steps import FETCH, Background, Batch, Pause, Steps, operations, run, synchronous
@@ -192,9 +192,7 @@ class CacheBase:
         self._stats_lock = threading.Lock()
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.Cache (or patterns.aio.get_or_set), whose calls are awaited")
+        check_kind(r, asyncio=False, twin="patterns.aio.Cache (or patterns.aio.get_or_set)")
 
     # -- keys ---------------------------------------------------------------------------
     @property

@@ -359,6 +359,22 @@ def is_fake(r: Any) -> bool:
 _ASYNC_CLIENTS = (redis.asyncio.Redis, redis.asyncio.RedisCluster)  # redis imports redis.asyncio anyway
 
 
+def check_kind(r: Any, *, asyncio: bool, twin: str) -> None:
+    """Refuse a client of the other kind than a pattern's (asyncio or not), naming ``twin``, what to use instead.
+
+    Each pattern has a synchronous and an asyncio class. Given the other kind of client, a
+    synchronous one would hand back coroutines that never run (an invalidation silently lost),
+    an asyncio one would block its event loop or fail deep inside redis-py.
+    """
+    if is_async_client(r) == asyncio:
+        return
+    who = f"{type(r).__qualname__} ({type(r).__module__})"
+    if asyncio:
+        raise TypeError(f"{who} is not an asyncio client: use {twin} with it, or make one with "
+                        "await patterns.aio.connect()")
+    raise TypeError(f"{who} is an asyncio client: use {twin}, whose calls are awaited")
+
+
 def is_async_client(r: Any) -> bool:
     """True for an asyncio client (redis.asyncio's, or fakeredis's FakeAsyncRedis): its commands are awaited."""
     return isinstance(r, _ASYNC_CLIENTS)

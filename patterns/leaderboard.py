@@ -24,7 +24,7 @@ import redis
 
 from . import keys, validate
 from .cache import encode
-from .connection import is_async_client
+from .connection import check_kind
 from .errors import PatternError
 from .scripts import load_script
 from .steps import Command, Steps, operations, run, synchronous
@@ -87,9 +87,7 @@ class BoardBase:
         self.r, self.key, self.details_key, self.tie_break = r, key, details_key, tie_break
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.Leaderboard, whose methods are awaited")
+        check_kind(r, asyncio=False, twin="patterns.aio.Leaderboard")
 
     def _top(self, count: int = 10) -> Steps[list[Entry]]:
         """The ``count`` best entries, best first."""

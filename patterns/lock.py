@@ -20,7 +20,7 @@ import time
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from . import keys, validate
-from .connection import UNAVAILABLE_ERRORS, is_async_client, with_timeout
+from .connection import UNAVAILABLE_ERRORS, check_kind, with_timeout
 from .errors import LockLost, LockNotAcquired, LockUnavailable, ReplyLost
 from .scripts import load_script
 
@@ -148,9 +148,7 @@ class LockBase:
         return LockLost(f"cannot extend lock {self.name!r}: its lease has run out or it was never held")
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.Lock, with `async with`")
+        check_kind(r, asyncio=False, twin="patterns.aio.Lock (with `async with`)")
 
     def _release_problem(self, error: Exception, *, failed: bool) -> None:
         """What a release at the end of the protected work does with ``error``.

@@ -25,7 +25,7 @@ import redis
 
 from . import keys, validate
 from .cache import encode
-from .connection import UNAVAILABLE_ERRORS, is_async_client, is_cluster, longest_block
+from .connection import UNAVAILABLE_ERRORS, check_kind, is_cluster, longest_block
 from .errors import PatternError
 from .scripts import load_script
 from .steps import Command, Steps, operations, run, synchronous
@@ -355,9 +355,7 @@ class EventStreamBase:
     OPERATIONS = ("append", "read", "pending_for", "ack", "pending", "claim", "backlog", "length", "trim")
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.EventStream, whose methods are awaited")
+        check_kind(r, asyncio=False, twin="patterns.aio.EventStream")
 
     def _retention_ms(self) -> int:
         return int(self.retention * 1000)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from . import keys, validate
 from .breaker import Breaker
-from .connection import UNAVAILABLE_ERRORS, PackedArgs, is_async_client
+from .connection import UNAVAILABLE_ERRORS, PackedArgs, check_kind
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,7 @@ class LimiterBase:
         return Decision(False, 0, self.breaker.seconds, self.breaker.seconds, degraded=True)
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            f"patterns.aio.{type(self).__name__}, whose hit() is awaited")
+        check_kind(r, asyncio=False, twin=f"patterns.aio.{type(self).__name__}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(limit={self.limit}, window={self.window:g}s, name={self.name!r})"

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from . import keys, validate
 from .cache import encode
-from .connection import decodes_responses, is_async_client
+from .connection import check_kind, decodes_responses
 from .scripts import load_script
 from .steps import Batch, Command, Steps, operations, run, synchronous
 
@@ -162,9 +162,7 @@ class SessionStoreBase:
         self.clock = clock
 
     def _check_client(self, r: Any) -> None:
-        if is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is an asyncio client: use "
-                            "patterns.aio.SessionStore, whose methods are awaited")
+        check_kind(r, asyncio=False, twin="patterns.aio.SessionStore")
 
     def _now_ms(self) -> float:
         """The injected clock in ms, or -1: the scripts then read the server's clock."""

@@ -21,7 +21,7 @@ import inspect
 from typing import Any, Awaitable, Callable, TypeVar
 
 from ..cache import CacheBase, _cached_options, _seconds, _seed_cache
-from ..connection import is_async_client
+from ..connection import check_kind
 from ..steps import operations
 from .steps import awaited, run
 
@@ -64,9 +64,7 @@ class Cache(CacheBase):
         return decorate
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            "patterns.cache.Cache with it, or make one with await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin="patterns.cache.Cache")
 
 
 async def get_or_set(r: Any, key: str, fetcher: Callable[[], T | Awaitable[T]], ttl_seconds: float = 3600) -> T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..connection import is_async_client
+from ..connection import check_kind
 from ..leaderboard import BoardBase, LeaderboardBase, _top_users
 from ..steps import operations
 from .steps import awaited, run
@@ -20,9 +20,7 @@ class Board(BoardBase):
     """The read side of a board (a window's, or a union of days), awaited."""
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            "patterns.leaderboard.Leaderboard with it, or make one with await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin="patterns.leaderboard.Leaderboard")
 
 
 @operations(awaited)

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from .. import lock as sync
 from .. import validate
-from ..connection import UNAVAILABLE_ERRORS, is_async_client
+from ..connection import UNAVAILABLE_ERRORS, check_kind
 from ..errors import LockLost, LockNotAcquired
 from .scripts import run
 from .steps import drain, in_background  # noqa: F401  (drain: patterns.aio.lock.drain(), as documented)
@@ -135,9 +135,7 @@ class Lock(sync.LockBase):
         pass
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            "patterns.lock.Lock with it, or make one with await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin="patterns.lock.Lock")
 
     async def __aenter__(self) -> "Lock":
         if not await self.acquire():

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Generator
 
-from ..connection import is_async_client
+from ..connection import check_kind
 from ..pubsub import EventStreamBase, _publish_event
 from ..steps import operations
 from .steps import awaited, run
@@ -50,9 +50,7 @@ class EventStream(EventStreamBase):
         return self
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            "patterns.pubsub.EventStream with it, or make one with await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin="patterns.pubsub.EventStream")
 
 
 async def publish_event(r: Any, channel: str, event: Any, *, sharded: bool = False) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import ratelimit as sync
 from .. import validate
-from ..connection import UNAVAILABLE_ERRORS, is_async_client
+from ..connection import UNAVAILABLE_ERRORS, check_kind
 from ..ratelimit import Decision, LimiterBase
 from .scripts import run
 
@@ -32,10 +32,7 @@ class AsyncLimiter(LimiterBase):
         return sync._decision(reply)
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            f"patterns.ratelimit.{type(self).__name__} with it, or make one with "
-                            "await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin=f"patterns.ratelimit.{type(self).__name__}")
 
     def __repr__(self) -> str:
         return f"aio.{super().__repr__()}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..connection import is_async_client
+from ..connection import check_kind
 from ..session import SessionStoreBase, _get_session, _set_session
 from ..steps import operations
 from .steps import awaited, run
@@ -23,9 +23,7 @@ class SessionStore(SessionStoreBase):
     """Sessions for a web app on an asyncio client (see patterns.session.SessionStoreBase for the options)."""
 
     def _check_client(self, r: Any) -> None:
-        if not is_async_client(r):
-            raise TypeError(f"{type(r).__qualname__} ({type(r).__module__}) is not an asyncio client: use "
-                            "patterns.session.SessionStore with it, or make one with await patterns.aio.connect()")
+        check_kind(r, asyncio=True, twin="patterns.session.SessionStore")
 
 
 async def set_session(r: Any, session_id: str, data: dict, ttl: float = 86400) -> None:
