@@ -209,3 +209,13 @@ def gate(r: Any) -> asyncio.Semaphore | None:
         semaphore = asyncio.Semaphore(MAX_CONNECTIONS)
         r._patterns_gate = semaphore
     return semaphore
+
+
+async def bounded(r: Any, call: Callable[[], Awaitable[Any]]) -> Any:
+    """Await ``call()``, one command of the patterns on ``r``: in ``r``'s own loop, within its gate."""
+    check_loop(r)
+    semaphore = gate(r)
+    if semaphore is None:
+        return await call()
+    async with semaphore:
+        return await call()

@@ -10,17 +10,12 @@ from typing import Any, Sequence
 import redis
 
 from ..scripts import LuaScript
-from .connection import check_loop, gate
+from .connection import bounded
 
 
 async def run(script: LuaScript, r: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
     """``script(r, keys, args)`` for an asyncio client (a PackedArgs is sent as its items)."""
-    check_loop(r)
-    bound = gate(r)
-    if bound is None:
-        return await _run(script, r, keys, args)
-    async with bound:
-        return await _run(script, r, keys, args)
+    return await bounded(r, lambda: _run(script, r, keys, args))
 
 
 async def _run(script: LuaScript, r: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:

@@ -13,7 +13,7 @@ import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 from ..steps import FETCH, Background, Batch, Command, Pause, Steps, _Raised, carried, public
-from .connection import check_loop, gate
+from .connection import bounded
 from .scripts import run as run_script
 
 T = TypeVar("T")
@@ -44,9 +44,9 @@ async def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Call
         script, script_keys, args = step
         return await run_script(script, r, script_keys, args)
     if kind is Command:
-        return await _bounded(r, lambda: r.execute_command(*step, **step.options))
+        return await bounded(r, lambda: r.execute_command(*step, **step.options))
     if kind is Batch:
-        return await _bounded(r, lambda: _batch(r, step))
+        return await bounded(r, lambda: _batch(r, step))
     if step is FETCH:
         return await _maybe(fetcher())  # type: ignore[misc]
     if kind is Pause:
@@ -84,16 +84,6 @@ async def drain() -> None:
 
 async def _maybe(result: Any) -> Any:
     return (await result) if inspect.isawaitable(result) else result
-
-
-async def _bounded(r: Any, call: Callable[[], Awaitable[Any]]) -> Any:
-    """Await ``call()`` within the cluster's bound on commands in flight (see connection.gate)."""
-    check_loop(r)
-    bound = gate(r)
-    if bound is None:
-        return await call()
-    async with bound:
-        return await call()
 
 
 async def _batch(r: Any, step: Batch) -> list[Any]:
