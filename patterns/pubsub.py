@@ -80,8 +80,9 @@ CONFIRMATIONS = ("subscribe", "psubscribe", "ssubscribe")
 DATA_MESSAGES = ("message", "pmessage", "smessage")
 
 
-class Subscriber:
-    """The seed's subscriber: a background thread calling ``handler(channel, event)``.
+class SubscriberBase:
+    """What the threaded Subscriber and patterns.aio's share: the subscriptions, decoding, the
+    reconnect bookkeeping and the callbacks; each adds only how it waits (a thread, a task).
 
     channels / patterns   exact channel names and glob patterns (``orders.*``)
     sharded               SSUBSCRIBE (pair with publish_event(..., sharded=True))
@@ -89,6 +90,8 @@ class Subscriber:
     on_gap                called with the seconds a dropped connection was away, after
                           reconnecting: whatever was published meanwhile is lost
     """
+
+    handler_optional = False  # the asyncio Subscriber may be iterated instead of given a handler
 
     def __init__(
         self,
@@ -101,7 +104,9 @@ class Subscriber:
         on_malformed: Callable[[str, str, Exception], None] | None = None,
         on_gap: Callable[[float], None] | None = None,
     ) -> None:
-        validate.function(handler, "handler", "(channel, event)")
+        if handler is not None or not self.handler_optional:
+            validate.function(handler, "handler", "(channel, event)")
+        self._check_client(r)
         self.r = r
         self.channels = _channel_names(r, channels, "channel")
         self.patterns = _channel_names(r, patterns, "pattern")
@@ -119,12 +124,106 @@ class Subscriber:
         self.on_gap = on_gap
         self.stats = SubscriberStats()
         self._prefix = keys.channel(r, "x")[:-1]  # what keys.channel() puts before a name
+        self._pubsub: Any = None
+        self._early: list[dict] = []
+        self._lost_at: float | None = None
+        self._delay = FIRST_DELAY
+
+    def _check_client(self, r: Any) -> None:
+        check_kind(r, asyncio=False, twin="patterns.aio.Subscriber")
+
+    def _subscriptions(self) -> list[tuple[str, list[str]]]:
+        """The PubSub methods to call and their names: SSUBSCRIBE, or SUBSCRIBE and PSUBSCRIBE."""
+        if self.sharded:
+            return [("ssubscribe", self.channels)]
+        return [(method, names) for method, names in (("subscribe", self.channels), ("psubscribe", self.patterns))
+                if names]
+
+    def _after_subscribing(self, pubsub: Any, retry: Any, *, cluster: bool) -> None:
+        if not cluster:
+            # We reconnect ourselves, so that we can report the gap: no silent retries below us.
+            pubsub.connection.retry = retry
+
+    def _confirmed(self, message: dict | None) -> int:
+        """1 when ``message`` confirms a subscription; a message that arrives before the last
+        confirmation is kept (``_early``) and delivered first."""
+        if message is None:
+            return 0
+        if message["type"] in CONFIRMATIONS:
+            return 1
+        self._early.append(message)
+        return 0
+
+    def _data(self, message: dict | None) -> dict | None:
+        return message if message and message["type"] in DATA_MESSAGES else None
+
+    def _connection_lost(self, error: Exception) -> float:
+        """Note a dropped connection (logged once per outage); the seconds to wait before trying again."""
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            log.warning("subscriber lost its connection (%s); reconnecting", error)
+        delay, self._delay = self._delay, min(self._delay * 2, MAX_DELAY)
+        return delay
+
+    def _reconnected(self) -> None:
+        if self._lost_at is None:
+            return
+        seconds, self._lost_at, self._delay = time.monotonic() - self._lost_at, None, FIRST_DELAY
+        self.stats.reconnects += 1
+        self.stats.gaps.append(seconds)
+        log.warning("subscriber reconnected after %.2f s: messages published meanwhile are lost", seconds)
+        if self.on_gap:
+            self._call_back("on_gap", self.on_gap, seconds)
+
+    def _refusal_message(self, error: Exception) -> str:
+        asked = ", ".join([*self.channels, *self.patterns])
+        message = f"Redis refused to subscribe this user to {asked} ({error})."
+        if self.patterns:
+            message += (" An ACL allows a pattern subscription (PSUBSCRIBE) only to a pattern it lists, compared as "
+                        "text, not as a glob: a workshop attendee may PSUBSCRIBE only to '<namespace>:*'. Subscribe "
+                        "to exact channels instead.")
+        return message
+
+    def _event(self, message: dict) -> tuple[str, Any] | None:
+        """(channel without the namespace, decoded event), or None for a malformed one (counted, reported)."""
+        channel = message["channel"]
+        channel = channel[len(self._prefix):] if channel.startswith(self._prefix) else channel
+        raw = message["data"]
+        event = _decode(raw)
+        if isinstance(event, _Malformed):
+            self.stats.malformed += 1
+            self._call_back("on_malformed", self.on_malformed, channel, raw, event.error)
+            return None
+        self.stats.received += 1
+        return channel, event
+
+    def _handler_failed(self, channel: str) -> None:
+        """A handler's bug must not end the subscription: counted and logged."""
+        self.stats.handler_errors += 1
+        log.exception("subscriber handler failed on %s", channel)
+
+    def _call_back(self, name: str, callback: Callable[..., None], *args: Any) -> None:
+        """Call a user callback as the handler is called: a bug in it must not end the subscription."""
+        try:
+            callback(*args)
+        except Exception:
+            self.stats.callback_errors += 1
+            log.exception("subscriber %s callback failed", name)
+
+
+FIRST_DELAY, MAX_DELAY = 0.05, 2.0  # seconds between reconnect attempts: doubling from the first to the most
+POLL = 0.2  # seconds one read waits for a message before looking whether to stop
+
+
+class Subscriber(SubscriberBase):
+    """The seed's subscriber: a background thread calling ``handler(channel, event)`` (see SubscriberBase)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pubsub: Any = None
         self._refused: Exception | None = None
-        self._early: list[dict] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 5.0) -> "Subscriber":
@@ -167,34 +266,20 @@ class Subscriber:
     def _subscribe(self) -> None:
         pubsub = self.r.pubsub()
         self._pubsub = pubsub
-        if self.sharded:
-            pubsub.ssubscribe(*self.channels)
-        else:
-            if self.channels:
-                pubsub.subscribe(*self.channels)
-            if self.patterns:
-                pubsub.psubscribe(*self.patterns)
-        if not is_cluster(self.r):
-            # We reconnect ourselves, so that we can report the gap: no silent retries below us.
-            pubsub.connection.retry = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+        for method, names in self._subscriptions():
+            getattr(pubsub, method)(*names)
+        self._after_subscribing(pubsub, redis.retry.Retry(redis.backoff.NoBackoff(), 0), cluster=is_cluster(self.r))
         self._await_confirmations(len(self.channels) + len(self.patterns))
 
     def _await_confirmations(self, expected: int, timeout: float = 5.0) -> None:
         """Read the server's answer to every subscription before calling it ready.
 
         A refusal (an ACL without this channel: NOPERM) then surfaces in ``start()``
-        instead of killing the thread later; a message that arrives before the last
-        confirmation is kept and delivered first.
+        instead of killing the thread later.
         """
         deadline = time.monotonic() + timeout
         while expected and time.monotonic() < deadline:
-            message = self._read(timeout=0.2)
-            if message is None:
-                continue
-            if message["type"] in CONFIRMATIONS:
-                expected -= 1
-            else:
-                self._early.append(message)
+            expected -= self._confirmed(self._read(timeout=POLL))
 
     def _read(self, timeout: float) -> dict | None:
         if self.sharded:
@@ -204,12 +289,9 @@ class Subscriber:
     def _next(self) -> dict | None:
         if self._early:
             return self._early.pop(0)
-        message = self._read(timeout=0.2)
-        return message if message and message["type"] in DATA_MESSAGES else None
+        return self._data(self._read(timeout=POLL))
 
     def _run(self) -> None:
-        lost_at: float | None = None
-        delay = 0.05
         while not self._stop.is_set():
             try:
                 if self._pubsub is None:
@@ -223,60 +305,24 @@ class Subscriber:
                         self._ready.set()
                         return
                     self._ready.set()
-                    if lost_at is not None:
-                        self._report_gap(time.monotonic() - lost_at)
-                        lost_at, delay = None, 0.05
+                    self._reconnected()
                 message = self._next()
             except UNAVAILABLE_ERRORS as error:
-                if lost_at is None:
-                    lost_at = time.monotonic()
-                    log.warning("subscriber lost its connection (%s); reconnecting", error)
+                delay = self._connection_lost(error)
                 self._close()
                 self._stop.wait(delay)
-                delay = min(delay * 2, 2.0)
                 continue
             if message:
                 self._deliver(message)
 
-    def _refusal_message(self, error: Exception) -> str:
-        asked = ", ".join([*self.channels, *self.patterns])
-        message = f"Redis refused to subscribe this user to {asked} ({error})."
-        if self.patterns:
-            message += (" An ACL allows a pattern subscription (PSUBSCRIBE) only to a pattern it lists, compared as "
-                        "text, not as a glob: a workshop attendee may PSUBSCRIBE only to '<namespace>:*'. Subscribe "
-                        "to exact channels instead.")
-        return message
-
-    def _report_gap(self, seconds: float) -> None:
-        self.stats.reconnects += 1
-        self.stats.gaps.append(seconds)
-        log.warning("subscriber reconnected after %.2f s: messages published meanwhile are lost", seconds)
-        if self.on_gap:
-            self._call_back("on_gap", self.on_gap, seconds)
-
     def _deliver(self, message: dict) -> None:
-        channel = message["channel"]
-        channel = channel[len(self._prefix):] if channel.startswith(self._prefix) else channel
-        raw = message["data"]
-        event = _decode(raw)
-        if isinstance(event, _Malformed):
-            self.stats.malformed += 1
-            self._call_back("on_malformed", self.on_malformed, channel, raw, event.error)
+        event = self._event(message)
+        if event is None:
             return
-        self.stats.received += 1
         try:
-            self.handler(channel, event)
-        except Exception:  # a handler's bug must not end the subscription
-            self.stats.handler_errors += 1
-            log.exception("subscriber handler failed on %s", channel)
-
-    def _call_back(self, name: str, callback: Callable[..., None], *args: Any) -> None:
-        """Call a user callback as the handler is called: a bug in it must not end the subscription."""
-        try:
-            callback(*args)
+            self.handler(*event)
         except Exception:
-            self.stats.callback_errors += 1
-            log.exception("subscriber %s callback failed", name)
+            self._handler_failed(event[0])
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

@@ -100,6 +100,14 @@ class View:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._target, name, value)
 
+    def __enter__(self) -> "View":
+        """``with`` for an object used with ``async with`` (aio.Subscriber): entered on the loop."""
+        self._loop.run(self._target.__aenter__())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._loop.run(self._target.__aexit__(*exc))
+
     def _cached(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         decorate = self._target.cached(*args, **kwargs)
 

@@ -18,10 +18,11 @@ from patterns.pubsub import EventStream, Subscriber, publish_event
 from helpers import wait_for
 
 
-# Every test here runs twice: on patterns.pubsub, and with patterns.aio's EventStream and
-# publish_event through tests/aio_twins.py (the Subscriber stays the synchronous one, which
-# the asyncio publisher's events reach), unless marked sync_only with the reason.
+# Every test here runs twice: on patterns.pubsub, and with patterns.aio's EventStream, Subscriber
+# and publish_event through tests/aio_twins.py (the asyncio Subscriber's handler runs on the
+# loop), unless marked sync_only with the reason.
 api = aio_twins.both_apis(lambda leg: {"EventStream": leg.view(aio.EventStream),
+                                       "Subscriber": leg.view(aio.Subscriber),
                                        "publish_event": leg.function(aio.publish_event)})
 
 
@@ -87,7 +88,7 @@ def test_a_failing_handler_does_not_end_the_subscription(r):
     assert sub.stats.handler_errors == 1
 
 
-@pytest.mark.sync_only("the synchronous Subscriber alone: the asyncio one is not built yet")
+@pytest.mark.sync_only("counts threads: tests/test_aio_subscriber.py counts the asyncio one's tasks")
 def test_stop_leaves_no_thread_behind(r):
     before = threading.active_count()
     sub = Subscriber(r, ["orders"], Inbox()).start()
@@ -96,7 +97,6 @@ def test_stop_leaves_no_thread_behind(r):
     assert not sub.running and threading.active_count() == before
 
 
-@pytest.mark.sync_only("the synchronous Subscriber alone: the asyncio one is not built yet")
 def test_stop_leaves_no_subscribed_connection_behind(real):
     sub = Subscriber(real, ["orders"], Inbox()).start()
     assert real.pubsub_numsub("orders") == [("orders", 1)]
@@ -140,7 +140,7 @@ def test_channels_live_under_the_namespace(r):
     (lambda r: publish_event(r, "", 1), ValueError, "channel names must be non-empty"),
     (lambda r: publish_event(r, "orders", object()), NotSerializable, "as JSON"),
     (lambda r: Subscriber(r, [], lambda c, e: None), ValueError, "at least one channel"),
-    (lambda r: Subscriber(r, ["a"], None), TypeError, "handler must be a function"),
+    (lambda r: Subscriber(r, ["a"], "print"), TypeError, "handler must be a function"),
     (lambda r: Subscriber(r, ["a"], lambda c, e: None, patterns=["b*"], sharded=True), ValueError, "no patterns"),
     (lambda r: EventStream(r, "s", maxlen=0), ValueError, "maxlen"),
 ])
@@ -148,6 +148,13 @@ def test_bad_input_is_refused_clearly(call, error, message):
     client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     with pytest.raises(error, match=message):
         call(client)
+
+
+@pytest.mark.sync_only("the asyncio Subscriber without a handler is iterated: tests/test_aio_subscriber.py")
+def test_a_threaded_subscriber_without_a_handler_is_refused():
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    with pytest.raises(TypeError, match="handler must be a function"):
+        Subscriber(client, ["a"], None)
 
 
 # -- streams ------------------------------------------------------------------------------------
