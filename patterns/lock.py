@@ -273,7 +273,7 @@ def _check_independent(servers: Sequence[Any]) -> None:
         seen[identity] = position
 
 
-class Redlock:
+class RedlockBase:
     """A lock on a majority of independent Redis servers (the published Redlock algorithm).
 
     The lock is held when at least N//2+1 servers granted it within the lease, and only
@@ -293,6 +293,9 @@ class Redlock:
     second client can then win a majority while the first still believes it holds the lock
     (the published critique of Redlock; chapter 06 shows the availability side). Where a
     second holder would do damage, use one Lock with fencing tokens checked by the resource.
+
+    Everything but asking the servers is here: ``Redlock`` asks them in turn, ``patterns.aio``'s
+    asks them all at once.
     """
 
     def __init__(self, servers: Sequence[Any], name: str, ttl: float = 10.0, *, retries: int = 3,
@@ -305,6 +308,8 @@ class Redlock:
             )
         if not servers:
             raise ValueError("Redlock needs servers")
+        for r in servers:
+            self._check_client(r)
         self.name = name
         self.keys = [_check_name(r, name)[0] for r in servers]
         self.ttl = _check_lease(ttl)
@@ -322,29 +327,60 @@ class Redlock:
             raise ValueError(f"node_timeout must be far below the lease: with {len(servers)} servers asked one "
                              f"after another and ttl={self.ttl:g} s, at most {longest:g} s, got {node_timeout!r}")
         _check_independent(servers)
-        self.servers = [with_timeout(r, self.node_timeout) for r in servers]
+        self.servers = self._quick_clients(servers)
         self.quorum = len(self.servers) // 2 + 1
         self.token: str | None = None
         self.validity = 0.0  # seconds the current hold is valid for, from when it was taken
 
-    def acquire(self) -> bool:
+    def _check_client(self, r: Any) -> None:
+        check_kind(r, asyncio=False, twin="patterns.aio.Redlock")
+
+    def _quick_clients(self, servers: Sequence[Any]) -> list[Any]:
+        return [with_timeout(r, self.node_timeout) for r in servers]
+
+    def _attempts(self) -> Iterator[tuple[int, str]]:
+        """(attempt, a fresh token) for the first try and each retry."""
         for attempt in range(self.retries + 1):
-            token = secrets.token_hex(16)
+            yield attempt, secrets.token_hex(16)
+
+    def _held(self, token: str, granted: int, started: float) -> bool:
+        """Did ``granted`` servers, asked since ``started`` (time.monotonic), give a hold with validity left?"""
+        drift = self.ttl * self.drift_factor + 0.002
+        validity = self.ttl - (time.monotonic() - started) - drift
+        if granted >= self.quorum and validity > 0:
+            self.token, self.validity = token, validity
+            return True
+        return False
+
+    def _pause(self, attempt: int) -> float:
+        """Seconds to wait after a failed ``attempt``, at random (0 after the last: no wait)."""
+        return random.uniform(0, self.retry_delay) if attempt < self.retries else 0.0
+
+    def _not_acquired(self) -> LockNotAcquired:
+        return LockNotAcquired(f"Redlock {self.name!r}: no majority of {len(self.servers)} servers granted it")
+
+    def _set(self, key: str, token: str) -> tuple[Any, ...]:
+        """The SET one server is asked: only if free, with the whole lease."""
+        return ("SET", key, token, "NX", "PX", int(self.ttl * 1000))
+
+
+class Redlock(RedlockBase):
+    """Redlock for synchronous clients (see RedlockBase): ``acquire()``/``release()`` or ``with``."""
+
+    def acquire(self) -> bool:
+        for attempt, token in self._attempts():
             started = time.monotonic()
             granted = sum(self._try(r, key, token) for r, key in zip(self.servers, self.keys))
-            drift = self.ttl * self.drift_factor + 0.002
-            validity = self.ttl - (time.monotonic() - started) - drift
-            if granted >= self.quorum and validity > 0:
-                self.token, self.validity = token, validity
+            if self._held(token, granted, started):
                 return True
             self._release_everywhere(token)  # undo the partial hold before trying again
-            if attempt < self.retries:
-                time.sleep(random.uniform(0, self.retry_delay))
+            if pause := self._pause(attempt):
+                time.sleep(pause)
         return False
 
     def _try(self, r: Any, key: str, token: str) -> bool:
         try:
-            return bool(r.set(key, token, nx=True, px=int(self.ttl * 1000)))
+            return bool(r.execute_command(*self._set(key, token)))
         except UNAVAILABLE_ERRORS:
             return False  # a server that is down is simply a "no"
 
@@ -362,7 +398,7 @@ class Redlock:
 
     def __enter__(self) -> "Redlock":
         if not self.acquire():
-            raise LockNotAcquired(f"Redlock {self.name!r}: no majority of {len(self.servers)} servers granted it")
+            raise self._not_acquired()
         return self
 
     def __exit__(self, *exc: Any) -> None:

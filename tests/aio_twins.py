@@ -155,6 +155,11 @@ class AsyncLeg:
         """``make(r, ...)`` (a patterns.aio class), called with ``r``'s twin and seen synchronously."""
         return lambda r, *args, **kwargs: View(self._made(make(self.client(r), *args, **kwargs)), self.loop, r)
 
+    def view_over(self, make: Callable[..., Any]) -> Callable[..., View]:
+        """``make([r1, r2, ...], ...)`` (aio.Redlock: several servers), with each client's twin, seen synchronously."""
+        return lambda servers, *args, **kwargs: View(make([self.client(r) for r in servers], *args, **kwargs),
+                                                     self.loop)
+
     def _made(self, made: Any) -> Any:
         """An object made as its module says to: ``await``ed where it is awaitable (aio.EventStream)."""
         return self.loop.run(_awaited(made)) if inspect.isawaitable(made) else made
@@ -191,6 +196,7 @@ def both_apis(swaps: Callable[[AsyncLeg], dict[str, Any]]) -> Any:
             yield "sync"
             return
         leg = AsyncLeg()
+        request.node.aio_leg = leg  # for a fixture that makes the twins up front (before it stops a server)
         names = request.module.__dict__
         for name, value in swaps(leg).items():
             monkeypatch.setitem(names, name, value)

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 import patterns
-from patterns import aio
+from patterns import aio, keys
 from patterns import lock as sync
 from patterns.errors import LockLost, LockNotAcquired
 
@@ -245,3 +245,102 @@ def test_the_async_with_lock_refuses_a_function_that_returns_no_awaitable():
 
     with pytest.raises(TypeError, match="async def"):
         _run(body)
+
+
+# -- Redlock -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_servers():
+    from patterns.sandbox import LocalServer, redis_server_binary
+
+    if redis_server_binary() is None:
+        pytest.fail("redis-server is not installed")
+    servers = [LocalServer().start() for _ in range(3)]
+    yield servers
+    for server in servers:
+        server.cleanup()
+
+
+async def _redlock_clients(servers):
+    return [await aio.connect(s.url) for s in servers]
+
+
+async def _held_anywhere(clients, name) -> list:
+    return [await c.get(keys.key(c, "lock", name)) for c in clients]
+
+
+def test_redlock_refuses_a_synchronous_client_naming_the_class_to_use(three_servers):
+    clients = [patterns.connect(s.url) for s in three_servers]
+    with pytest.raises(TypeError, match="patterns.lock.Redlock"):
+        aio.Redlock(clients, "job")
+
+
+def test_redlock_critical_sections_of_two_hundred_tasks_never_overlap(three_servers):
+    async def body():
+        clients = await _redlock_clients(three_servers)
+        name, state = _name(), {"inside": 0, "most": 0, "count": 0, "refused": 0}
+
+        async def one():
+            lock = aio.Redlock(clients, name, ttl=30, retries=1000, retry_delay=0.05)
+            async with lock:
+                state["inside"] += 1
+                state["most"] = max(state["most"], state["inside"])
+                seen = state["count"]
+                await asyncio.sleep(0)  # another task would run here if it were inside too
+                state["count"] = seen + 1
+                state["inside"] -= 1
+
+        await asyncio.gather(*(one() for _ in range(200)))
+        left = await _held_anywhere(clients, name)
+        for c in clients:
+            await c.aclose()
+        return state, left
+
+    state, left = _run(body)
+    assert (state["most"], state["count"]) == (1, 200) and left == [None, None, None]
+
+
+@pytest.mark.parametrize("steps", range(10))
+def test_a_redlock_acquire_cancelled_at_any_turn_leaves_no_server_holding_it(three_servers, steps):
+    async def body():
+        clients = await _redlock_clients(three_servers)
+        name = _name()
+        lock = aio.Redlock(clients, name, ttl=30, retries=0)
+        task = asyncio.ensure_future(lock.acquire())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        got = (await asyncio.gather(task, return_exceptions=True))[0]
+        if got is True:  # it finished before the cancel: it holds the lock, and gives it back
+            await lock.release()
+        await aio.lock.drain()  # the undo of a cancelled acquire runs in the background
+        left = await _held_anywhere(clients, name)
+        for c in clients:
+            await c.aclose()
+        return left
+
+    assert _run(body) == [None, None, None], "a cancelled Redlock acquire left servers holding the lock"
+
+
+@pytest.mark.parametrize("steps", range(10))
+def test_a_redlock_release_cancelled_at_any_turn_still_frees_every_server(three_servers, steps):
+    async def body():
+        clients = await _redlock_clients(three_servers)
+        name = _name()
+        lock = aio.Redlock(clients, name, ttl=30, retries=0)
+        assert await lock.acquire()
+        task = asyncio.ensure_future(lock.release())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if lock.token is not None:  # cancelled before it began: this Redlock still holds it, and can release
+            await lock.release()
+        await aio.lock.drain()
+        left = await _held_anywhere(clients, name)
+        for c in clients:
+            await c.aclose()
+        return left
+
+    assert _run(body) == [None, None, None], "a cancelled Redlock release left servers holding the lock"

@@ -11,16 +11,16 @@ functions, ``get_or_set``, ``invalidate``), leaderboards (``Leaderboard``, ``upd
 ``get_top_users``), sessions (``SessionStore``, ``set_session``, ``get_session``), streams
 and pub/sub (``EventStream``, ``publish_event``, ``Subscriber``),
 rate limiting (every limiter, ``check_rate_limit``) and locking (``Lock`` with ``async with``,
-``with_lock``).
+``with_lock``, ``Redlock``).
 """
 from .cache import Cache, get_or_set, invalidate
 from .connection import connect
 from .leaderboard import Board, Leaderboard, get_top_users, update_score
-from .lock import Lock, with_lock
+from .lock import Lock, Redlock, with_lock
 from .pubsub import EventStream, Subscriber, publish_event
 from .session import SessionStore, get_session, set_session
 from .ratelimit import GCRA, FixedWindow, SlidingLog, SlidingWindowCounter, TokenBucket, check_rate_limit
 
 __all__ = ["connect", "Cache", "get_or_set", "invalidate", "SessionStore", "set_session", "get_session",
-           "Leaderboard", "Board", "update_score", "get_top_users", "EventStream", "Subscriber", "publish_event", "Lock", "with_lock", "check_rate_limit",
+           "Leaderboard", "Board", "update_score", "get_top_users", "EventStream", "Subscriber", "publish_event", "Lock", "Redlock", "with_lock", "check_rate_limit",
            "SlidingLog", "FixedWindow", "SlidingWindowCounter", "TokenBucket", "GCRA"]

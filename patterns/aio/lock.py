@@ -14,18 +14,24 @@ What no client can do: a grant whose reply never arrives (the connection died, o
 loop stopped before the background release ran) is held until its lease ends; it is logged,
 with the lock's name. A web app awaits ``drain()`` in its shutdown so that does not happen.
 One Lock object is one holder: make one per ``async with``, not one shared by every request.
+
+``Redlock`` is patterns.lock's, asking its servers all at once instead of in turn (the same
+majority, validity, drift and retries, from ``patterns.lock.RedlockBase``). A cancelled acquire
+undoes whatever it may have been granted, and a cancelled release goes on, in the background.
 """
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
+import time
 from typing import Any, Awaitable, Callable, TypeVar
 
 from .. import lock as sync
 from .. import validate
 from ..connection import UNAVAILABLE_ERRORS, check_kind
 from ..errors import LockLost, LockNotAcquired
+from .connection import async_timeout, bounded
 from .scripts import run
 from .steps import drain, in_background  # noqa: F401  (drain: patterns.aio.lock.drain(), as documented)
 
@@ -176,3 +182,81 @@ async def with_lock(r: Any, key: str, fn: Callable[[], Awaitable[T]], ttl_ms: in
         raise
     await lock._release_after_async(failed=False)
     return result
+
+
+class Redlock(sync.RedlockBase):
+    """patterns.lock.Redlock's twin: ``await acquire()``, ``await release()``, ``async with``.
+
+    Each server is asked with ``node_timeout`` as its bound, all of them at once: acquiring
+    takes the slowest server's time, not the sum of all of theirs, so more of the lease is left.
+    """
+
+    def _check_client(self, r: Any) -> None:
+        check_kind(r, asyncio=True, twin="patterns.lock.Redlock")
+
+    def _quick_clients(self, servers: Any) -> list[Any]:
+        return list(servers)  # each call is bounded by node_timeout here, not by a client of its own
+
+    async def acquire(self) -> bool:
+        for attempt, token in self._attempts():
+            started = time.monotonic()
+            asking = asyncio.ensure_future(asyncio.gather(*(self._try(r, key, token)
+                                                            for r, key in zip(self.servers, self.keys))))
+            try:
+                granted = sum(await asyncio.shield(asking))
+            except asyncio.CancelledError:  # whatever it may be granted is given back, out of the cancel's reach
+                in_background(asyncio.ensure_future(self._undo_after(asking, token)), f"Redlock {self.name!r}: its undo")
+                raise
+            if self._held(token, granted, started):
+                return True
+            await self._release_everywhere(token)  # undo the partial hold before trying again
+            if pause := self._pause(attempt):
+                await asyncio.sleep(pause)
+        return False
+
+    async def _try(self, r: Any, key: str, token: str) -> bool:
+        try:
+            async with async_timeout(self.node_timeout):
+                return bool(await bounded(r, lambda: r.execute_command(*self._set(key, token))))
+        except (asyncio.TimeoutError, *UNAVAILABLE_ERRORS):
+            return False  # a server that is down, or slower than node_timeout, is simply a "no"
+
+    async def _release_everywhere(self, token: str) -> None:
+        undo = asyncio.ensure_future(asyncio.gather(*(self._release_one(r, key, token)
+                                                      for r, key in zip(self.servers, self.keys))))
+        try:
+            await asyncio.shield(undo)
+        except asyncio.CancelledError:
+            in_background(undo, f"Redlock {self.name!r}: its release")
+            raise
+
+    async def _undo_after(self, asking: asyncio.Future[Any], token: str) -> None:
+        """Once the servers of a cancelled acquire have answered, give back what any of them granted."""
+        await asyncio.gather(asking, return_exceptions=True)
+        await self._release_everywhere(token)
+
+    async def _release_one(self, r: Any, key: str, token: str) -> None:
+        try:
+            async with async_timeout(max(self.node_timeout, 1.0)):  # a release may take longer: nothing waits on it
+                await run(sync._RELEASE, r, [key], [token])
+        except (asyncio.TimeoutError, *UNAVAILABLE_ERRORS):
+            pass  # the lease there expires by itself
+
+    async def release(self) -> None:
+        token, self.token = self.token, None
+        if token:
+            await self._release_everywhere(token)
+
+    async def __aenter__(self) -> "Redlock":
+        if not await self.acquire():
+            raise self._not_acquired()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.release()
+
+    def __enter__(self) -> Any:
+        raise TypeError("patterns.aio.Redlock is used with `async with`, not `with`")
+
+    def __exit__(self, *exc: Any) -> None:  # never reached: __enter__ refuses
+        pass
