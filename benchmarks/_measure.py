@@ -36,17 +36,19 @@ def _rate(operation: Operation, calls: int, start: int) -> float:
 
 
 def interleaved(contenders: dict[str, Operation], *, rounds: int = ROUNDS, calls: int = CALLS,
-                warm_up: int = WARM_UP, before_round: Callable[[str, int], None] | None = None) -> dict[str, float]:
+                warm_up: int = WARM_UP, before_round: Callable[[str, int], None] | None = None,
+                rate: Callable[[Any, int, int], float] = _rate) -> dict[str, float]:
     """Median operations per second of each contender over ``rounds`` interleaved rounds of ``calls`` calls.
 
     ``before_round(name, round)`` runs untimed before each contender's round (to set up a fresh key).
+    ``rate(operation, calls, start)`` times one round (benchmarks/aio.py awaits each call).
     """
     names = list(contenders)
     done = {name: 0 for name in names}
     for name in names:
         if before_round:
             before_round(name, -1)
-        _rate(contenders[name], warm_up, 0)
+        rate(contenders[name], warm_up, 0)
         done[name] = warm_up
     rates: dict[str, list[float]] = {name: [] for name in names}
     for round_number in range(rounds):
@@ -54,7 +56,7 @@ def interleaved(contenders: dict[str, Operation], *, rounds: int = ROUNDS, calls
         for name in names[shift:] + names[:shift]:
             if before_round:
                 before_round(name, round_number)
-            rates[name].append(_rate(contenders[name], calls, done[name]))
+            rates[name].append(rate(contenders[name], calls, done[name]))
             done[name] += calls
     return {name: statistics.median(values) for name, values in rates.items()}
 
