@@ -128,6 +128,7 @@ class SubscriberBase:
         self._early: list[dict] = []
         self._lost_at: float | None = None
         self._delay = FIRST_DELAY
+        self._subscribed_once = False  # a failure before the first subscription is no gap: nothing was missed
 
     def _check_client(self, r: Any) -> None:
         check_kind(r, asyncio=False, twin="patterns.aio.Subscriber")
@@ -143,6 +144,12 @@ class SubscriberBase:
         if not cluster:
             # We reconnect ourselves, so that we can report the gap: no silent retries below us.
             pubsub.connection.retry = retry
+
+    def _unconfirmed(self, expected: int) -> redis.ConnectionError:
+        """What a subscription still unconfirmed after CONFIRM_WITHIN seconds raises: an outage, tried again."""
+        return redis.ConnectionError(f"Redis confirmed {len(self.channels) + len(self.patterns) - expected} of "
+                                     f"{len(self.channels) + len(self.patterns)} subscriptions within "
+                                     f"{CONFIRM_WITHIN:g} s")
 
     def _confirmed(self, message: dict | None) -> int:
         """1 when ``message`` confirms a subscription; a message that arrives before the last
@@ -166,6 +173,9 @@ class SubscriberBase:
         return delay
 
     def _reconnected(self) -> None:
+        if not self._subscribed_once:
+            self._subscribed_once, self._lost_at, self._delay = True, None, FIRST_DELAY
+            return
         if self._lost_at is None:
             return
         seconds, self._lost_at, self._delay = time.monotonic() - self._lost_at, None, FIRST_DELAY
@@ -213,6 +223,7 @@ class SubscriberBase:
 
 FIRST_DELAY, MAX_DELAY = 0.05, 2.0  # seconds between reconnect attempts: doubling from the first to the most
 POLL = 0.2  # seconds one read waits for a message before looking whether to stop
+CONFIRM_WITHIN = 5.0  # seconds for Redis to confirm every subscription, or the connection is tried again
 
 
 class Subscriber(SubscriberBase):
@@ -271,15 +282,17 @@ class Subscriber(SubscriberBase):
         self._after_subscribing(pubsub, redis.retry.Retry(redis.backoff.NoBackoff(), 0), cluster=is_cluster(self.r))
         self._await_confirmations(len(self.channels) + len(self.patterns))
 
-    def _await_confirmations(self, expected: int, timeout: float = 5.0) -> None:
+    def _await_confirmations(self, expected: int) -> None:
         """Read the server's answer to every subscription before calling it ready.
 
         A refusal (an ACL without this channel: NOPERM) then surfaces in ``start()``
-        instead of killing the thread later.
+        instead of killing the thread later; a server too slow to confirm is an outage.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + CONFIRM_WITHIN
         while expected and time.monotonic() < deadline:
             expected -= self._confirmed(self._read(timeout=POLL))
+        if expected:
+            raise self._unconfirmed(expected)
 
     def _read(self, timeout: float) -> dict | None:
         if self.sharded:

@@ -12,11 +12,16 @@ import logging
 import pytest
 
 from patterns import aio
+from patterns.aio.connection import async_timeout
 from patterns.errors import PatternError
 
 
 def _run(body):
-    return asyncio.run(body())
+    async def bounded():  # in the same task (the tests count tasks): a Subscriber that never ends fails the test
+        async with async_timeout(120):
+            return await body()
+
+    return asyncio.run(bounded())
 
 
 async def _until(condition, timeout: float = 30.0) -> bool:
@@ -265,3 +270,154 @@ def test_a_task_cancelled_while_it_handles_an_iterated_event_leaves_no_subscript
         return left, works
 
     assert _run(body) == ([("orders", 0)], True)
+
+
+# -- found by the review of the first version (repros in the review's own words) ----------------------
+
+
+def test_two_starts_at_once_make_one_subscription_and_stop_leaves_none(real, redis_server):
+    """Two requests racing a lazy start: both subscribed, the task died, two connections stayed subscribed."""
+    async def body():
+        r = await aio.connect(redis_server.url)
+        got = []
+        sub = aio.Subscriber(r, ["orders"], lambda channel, event: got.append(event))
+        started = await asyncio.gather(sub.start(), sub.start(), return_exceptions=True)
+        subscribed = real.pubsub_numsub("orders")
+        await aio.publish_event(r, "orders", "once")
+        arrived = await _until(lambda: got == ["once"])
+        await sub.stop()
+        left = real.pubsub_numsub("orders")
+        await r.aclose()
+        return started, subscribed, arrived, got, left
+
+    started, subscribed, arrived, got, left = _run(body)
+    assert [type(s).__name__ for s in started] == ["Subscriber", "Subscriber"]
+    assert subscribed == [("orders", 1)] and arrived and got == ["once"] and left == [("orders", 0)]
+
+
+def test_stop_ends_an_iteration_running_in_another_task(real, redis_server, caplog):
+    """The FastAPI shape: started in the lifespan, iterated by a background task, stopped at shutdown."""
+    async def body():
+        r = await aio.connect(redis_server.url)
+        sub = await aio.Subscriber(r, ["orders"]).start()
+        got = []
+
+        async def listen():
+            async for channel, event in sub:
+                got.append(event)
+
+        listening = asyncio.ensure_future(listen())
+        await aio.publish_event(r, "orders", "before")
+        assert await _until(lambda: got == ["before"])
+        await sub.stop()
+        ended = await _until(listening.done, 10)
+        reached = await aio.publish_event(r, "orders", "after stop")
+        await asyncio.sleep(0.3)  # time for a subscription that came back to deliver it
+        await r.aclose()
+        return ended, sub.running, reached, got, sub.stats.reconnects
+
+    with caplog.at_level(logging.WARNING, logger="patterns.pubsub"):
+        ended, running, reached, got, reconnects = _run(body)
+    assert ended and not running and reached == 0 and got == ["before"] and reconnects == 0
+    assert "lost its connection" not in caplog.text
+
+
+def test_a_second_iteration_at_once_is_refused_and_the_first_goes_on(make_async):
+    async def body():
+        r = await make_async()
+        got = []
+        async with aio.Subscriber(r, ["orders"]) as sub:
+            async def first():
+                async for channel, event in sub:
+                    got.append(event)
+
+            listening = asyncio.ensure_future(first())
+            await asyncio.sleep(0.05)
+            with pytest.raises(RuntimeError, match="already being iterated"):
+                async for _ in sub:
+                    pass
+            await aio.publish_event(r, "orders", 0)
+            arrived = await _until(lambda: got == [0])
+            reconnects = sub.stats.reconnects
+        await asyncio.wait_for(listening, 10)
+        await r.aclose()
+        return arrived, reconnects
+
+    assert _run(body) == (True, 0)
+
+
+def test_a_start_whose_subscription_is_not_confirmed_in_time_raises_instead_of_returning(redis_server, monkeypatch):
+    """A server slow to answer: start() returned after 5 s unconfirmed, and a later refusal killed the task."""
+    from helpers import Proxy
+
+    with Proxy(redis_server.port) as proxy:
+        async def body():
+            r = await aio.connect(proxy.url)
+            sub = aio.Subscriber(r, ["orders"], lambda channel, event: None)
+            proxy.hold_replies(True)
+            try:
+                with pytest.raises(TimeoutError, match="could not subscribe within 1"):
+                    await sub.start(timeout=1)
+                return sub.running
+            finally:
+                proxy.hold_replies(False)
+                await r.aclose()
+
+        monkeypatch.setattr("patterns.pubsub.CONFIRM_WITHIN", 0.5)
+        monkeypatch.setattr("patterns.aio.pubsub.CONFIRM_WITHIN", 0.5)
+        assert _run(body) is False
+
+
+@pytest.mark.parametrize("callback", ["on_gap", "on_malformed"])
+def test_an_async_def_callback_is_refused_since_it_would_never_be_awaited(callback):
+    import fakeredis
+
+    async def later(*args):
+        pass
+
+    with pytest.raises(TypeError, match=f"{callback} must be a plain function"):
+        aio.Subscriber(fakeredis.FakeAsyncRedis(), ["orders"], print, **{callback: later})
+
+
+def test_more_subscribers_than_pooled_connections_are_refused_with_what_to_do(real, redis_server, monkeypatch):
+    from patterns import connection
+
+    monkeypatch.setattr(aio.connection, "MAX_CONNECTIONS", 3)
+    monkeypatch.setattr(connection, "SOCKET_TIMEOUT", 0.5)  # the pool's wait for a free connection
+
+    async def body():
+        r = await aio.connect(redis_server.url)
+        subs = [await aio.Subscriber(r, [f"c{i}"]).start() for i in range(3)]
+        try:
+            with pytest.raises(PatternError, match="every connection of this client's pool is in use"):
+                await aio.Subscriber(r, ["one too many"]).start(timeout=5)
+        finally:
+            for sub in subs:
+                await sub.stop()
+            await r.aclose()
+
+    _run(body)
+
+
+def test_a_handler_that_swallows_the_cancel_still_ends_at_stop(real, redis_server):
+    async def body():
+        r = await aio.connect(redis_server.url)
+        entered = asyncio.Event()
+
+        async def stubborn(channel, event):
+            entered.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # a handler that catches everything
+
+        sub = await aio.Subscriber(r, ["orders"], stubborn).start()
+        await aio.publish_event(r, "orders", 1)
+        await asyncio.wait_for(entered.wait(), 30)
+        await sub.stop()
+        left = await _until(lambda: real.pubsub_numsub("orders") == [("orders", 0)], 10)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await r.aclose()
+        return left, sub.running, tasks
+
+    assert _run(body) == (True, False, [])

@@ -51,7 +51,7 @@ from redis.backoff import NoBackoff
 from .. import validate
 from ..connection import UNAVAILABLE_ERRORS, check_kind
 from ..errors import PatternError
-from ..pubsub import POLL, EventStreamBase, SubscriberBase, _publish_event
+from ..pubsub import CONFIRM_WITHIN, POLL, EventStreamBase, SubscriberBase, _publish_event
 from ..steps import operations
 from .connection import async_timeout, check_loop, is_cluster
 from .steps import awaited, in_background, run
@@ -95,7 +95,14 @@ class Subscriber(SubscriberBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for name in ("on_malformed", "on_gap"):
+            if inspect.iscoroutinefunction(getattr(self, name)):
+                raise TypeError(f"{name} must be a plain function (it is called on the event loop, not awaited); "
+                                "for async work, start a task from it")
         self._task: asyncio.Task[None] | None = None
+        self._starting: asyncio.Lock | None = None
+        self._stopped = False  # set by stop(): an iterator in another task ends instead of subscribing again
+        self._iterating = False
 
     def _check_client(self, r: Any) -> None:
         check_kind(r, asyncio=True, twin="patterns.pubsub.Subscriber")
@@ -109,28 +116,39 @@ class Subscriber(SubscriberBase):
         """
         validate.seconds(timeout, "timeout")
         check_loop(self.r)
-        if self.running:
-            return self
-        try:
-            async with async_timeout(timeout):
-                await self._subscribe_until_done()
-        except asyncio.TimeoutError:
-            await self._close()
-            raise TimeoutError(f"could not subscribe within {timeout} s") from None
-        except BaseException:
-            await self._close()
-            raise
-        if self.handler is not None:
-            self._task = asyncio.ensure_future(self._run())
+        self._starting = self._starting or asyncio.Lock()
+        async with self._starting:  # two start()s at once: the second finds the first's subscription
+            if self.running:
+                return self
+            self._stopped = False
+            try:
+                async with async_timeout(timeout):
+                    await self._subscribe_until_done()
+            except asyncio.TimeoutError:
+                await self._close()
+                raise TimeoutError(f"could not subscribe within {timeout} s") from None
+            except BaseException:
+                await self._close()
+                raise
+            if self.handler is not None:
+                self._task = asyncio.ensure_future(self._run())
         return self
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """End the handler's task and close the subscription's connection."""
+        """End the handler's task (or another task's ``async for``) and close the subscription's connection.
+
+        Not from inside the handler: stop() cancels the handler's own task, so nothing after it runs.
+        """
         validate.seconds(timeout, "timeout")
-        task, self._task = self._task, None
+        self._stopped = True
+        task = self._task
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait([task], timeout=timeout)
+            if not task.done():
+                log.warning("subscriber: its handler did not end within %g s of stop() (it caught the cancel?); "
+                            "it ends at its next message", timeout)
+        self._task = None if task is None or task.done() else task
         await self._close()
 
     async def __aenter__(self) -> "Subscriber":
@@ -141,7 +159,9 @@ class Subscriber(SubscriberBase):
 
     @property
     def running(self) -> bool:
-        """Its task is alive (with a handler), or it is subscribed (without one)."""
+        """Its task is alive (with a handler), or it is subscribed (without one); never after stop()."""
+        if self._stopped:
+            return False
         if self.handler is not None:
             return self._task is not None and not self._task.done()
         return self._pubsub is not None
@@ -161,9 +181,11 @@ class Subscriber(SubscriberBase):
             await getattr(pubsub, method)(*names)
         self._after_subscribing(pubsub, Retry(NoBackoff(), 0), cluster=is_cluster(self.r))
         expected = len(self.channels) + len(self.patterns)
-        deadline = asyncio.get_running_loop().time() + 5.0
+        deadline = asyncio.get_running_loop().time() + CONFIRM_WITHIN
         while expected and asyncio.get_running_loop().time() < deadline:
             expected -= self._confirmed(await self._read())
+        if expected:
+            raise self._unconfirmed(expected)
 
     async def _subscribe_until_done(self) -> None:
         """Subscribe, trying again (with the reconnect's backoff) while Redis cannot be reached."""
@@ -173,6 +195,10 @@ class Subscriber(SubscriberBase):
             except redis.exceptions.NoPermissionError as error:  # retrying will not help
                 raise PatternError(self._refusal_message(error)) from error
             except UNAVAILABLE_ERRORS as error:
+                if "No connection available" in str(error):  # the pool is exhausted: waiting will not help
+                    raise PatternError(f"every connection of this client's pool is in use (each Subscriber holds one "
+                                       f"for as long as it is subscribed): {error}. Subscribe once and hand the "
+                                       "events out in the app, or give subscribers a client of their own") from error
                 delay = self._connection_lost(error)
                 await self._close()
                 await asyncio.sleep(delay)
@@ -187,21 +213,30 @@ class Subscriber(SubscriberBase):
 
     async def _events(self) -> AsyncIterator[tuple[str, Any]]:
         """(channel, event) for each message, reconnecting (the gap reported) when the connection drops."""
+        if self._iterating:
+            raise RuntimeError("this Subscriber is already being iterated: one `async for` at a time (hand its "
+                               "events to the others, or make a Subscriber each)")
+        self._iterating = True
         try:
-            while True:
+            while not self._stopped:
                 try:
                     if self._pubsub is None:
                         await self._subscribe_until_done()
                     message = self._early.pop(0) if self._early else self._data(await self._read())
+                except redis.exceptions.NoPermissionError as error:  # a refusal that came after the confirmations
+                    raise PatternError(self._refusal_message(error)) from error
                 except UNAVAILABLE_ERRORS as error:
+                    if self._stopped:  # stop() closed the connection under this read: not an outage
+                        return
                     delay = self._connection_lost(error)
                     await self._close()
                     await asyncio.sleep(delay)
                     continue
                 event = self._event(message) if message else None
-                if event is not None:
+                if event is not None and not self._stopped:
                     yield event
         finally:
+            self._iterating = False
             await self._close()
 
     async def _run(self) -> None:
