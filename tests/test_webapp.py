@@ -1,0 +1,391 @@
+"""Chapter 09's shop (patterns.web), tested on its own: served by uvicorn, driven with httpx.
+
+Each test serves a fresh app on every backend (the embedded fakeredis, a real server, the
+cluster) in a namespace of its own, and checks what a browser or an HTTP client would see:
+status codes, headers, cookies, rotation, lock conflicts, and a feed that survives a reconnect.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from patterns.sandbox import LocalServer, redis_server_binary
+from patterns.web import Served, Settings, create_app, load
+from patterns.web.app import _set_cookie
+from patterns.web.load import same_client
+
+BACKENDS = ["fake", "real", "cluster"]
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request):
+    """The Redis URL an app of this backend is given (None: the embedded fakeredis)."""
+    if request.param == "fake":
+        return None
+    if request.param == "real":
+        server = request.getfixturevalue("redis_server")
+        if not server.running:
+            server.start()
+        return server.url
+    return request.getfixturevalue("redis_cluster").url
+
+
+@pytest.fixture
+def serve(url):
+    """``serve(**settings)``: a fresh shop on this backend, in a namespace of its own, stopped afterwards."""
+    started = []
+
+    def make(**settings) -> Served:
+        served = Served(create_app(Settings(redis_url=url, namespace=f"web-{uuid.uuid4().hex[:8]}", **settings)))
+        started.append(served.start())
+        return served
+
+    yield make
+    for served in started:
+        served.stop()
+
+
+def _run(body):
+    return asyncio.run(body())
+
+
+# -- rate limiting ------------------------------------------------------------------------------
+
+
+def test_a_limit_of_twenty_admits_exactly_twenty_of_a_hundred_concurrent_requests(serve):
+    served = serve(limit=20, window=60)
+    measured = _run(lambda: load(f"{served.url}/api/quote", clients=25, requests=100, headers=same_client("ada")))
+    assert dict(measured.statuses) == {200: 20, 429: 80} and measured.errors == 0
+
+
+def test_each_client_has_its_own_limit(serve):
+    served = serve(limit=10, window=60)
+    measured = _run(lambda: load(f"{served.url}/api/quote", clients=5, requests=75,
+                                 headers=lambda n: {"X-Client-Id": f"client-{n % 5}"}))
+    assert measured.statuses[200] <= 50 and measured.statuses[429] >= 25 and measured.answered == 75
+
+
+def test_a_refusal_says_when_to_come_back_in_the_ietf_headers(serve):
+    served = serve(limit=3, window=30)
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, headers={"X-Client-Id": "bob"}) as http:
+            return [await http.get("/api/quote") for _ in range(4)]
+
+    answers = _run(body)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["RateLimit"] for a in answers[:3]] == [
+        f'"per-client";r={left};t=30' for left in (2, 1, 0)]
+    assert all(a.headers["RateLimit-Policy"] == '"per-client";q=3;w=30' for a in answers)
+    refused = answers[3]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 30 and "r=0;" in refused.headers["RateLimit"]
+    assert "Retry-After" not in answers[0].headers
+
+
+@pytest.mark.parametrize(("on_unavailable", "status"), [("open", 200), ("closed", 503)])
+def test_when_redis_stops_the_endpoint_fails_open_or_closed_as_configured(on_unavailable, status):
+    if redis_server_binary() is None:
+        pytest.fail("redis-server is not installed")
+    server = LocalServer().start()
+    try:
+        with Served(create_app(Settings(redis_url=server.url, on_unavailable=on_unavailable))) as served:
+            async def body():
+                async with httpx.AsyncClient(base_url=served.url, timeout=60) as http:
+                    before = await http.get("/api/quote")
+                    server.stop()
+                    during = await http.get("/api/quote")
+                    return before, during
+
+            before, during = _run(body)
+    finally:
+        server.cleanup()
+    assert before.status_code == 200 and "RateLimit" in before.headers
+    assert during.status_code == status and "RateLimit" not in during.headers
+    if status == 503:
+        assert int(during.headers["Retry-After"]) >= 1
+    else:
+        assert during.headers["X-RateLimit"] == "degraded"
+
+
+# -- caching ------------------------------------------------------------------------------------
+
+
+async def _stats(served: Served) -> dict:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{served.url}/stats")).json()
+
+
+def test_thirty_concurrent_misses_ask_the_database_once_and_without_the_cache_thirty_times(serve):
+    served = serve(db_delay=0.2)
+
+    async def body():
+        cached = await load(f"{served.url}/products/1", clients=30, requests=30)
+        after_cached = (await _stats(served))["db_queries"]
+        direct = await load(f"{served.url}/products/2?cache=off", clients=30, requests=30)
+        return cached, after_cached, direct, (await _stats(served))["db_queries"] - after_cached
+
+    cached, cached_queries, direct, direct_queries = _run(body)
+    assert cached.statuses[200] == 30 and direct.statuses[200] == 30
+    assert (cached_queries, direct_queries) == (1, 30)
+
+
+def test_at_expiry_the_naive_cache_stampedes_and_the_patterns_cache_does_not(serve):
+    served = serve(db_delay=0.2, cache_ttl=1)
+
+    async def expired(path: str) -> int:
+        await load(f"{served.url}{path}", clients=1, requests=1)  # warm
+        before = (await _stats(served))["db_queries"]
+        async with httpx.AsyncClient() as http:  # wait for the entry to expire: the next request misses
+            while True:
+                await asyncio.sleep(0.2)
+                await http.get(f"{served.url}/products/99?cache=off")  # nothing else sees the clock move
+                before += 1
+                if (await _stats(served))["db_queries"] >= before and await _gone(served, path, http):
+                    break
+        queries = (await _stats(served))["db_queries"]
+        await load(f"{served.url}{path}", clients=30, requests=30)
+        return (await _stats(served))["db_queries"] - queries
+
+    async def body():
+        return await expired("/products/5?cache=naive"), await expired("/products/6")
+
+    naive, robust = _run(body)
+    assert naive > 1 and robust == 1, (naive, robust)
+
+
+async def _gone(served: Served, path: str, http: httpx.AsyncClient) -> bool:
+    """Has the entry behind ``path`` expired? One request tells: it asks the database if so (then counted)."""
+    before = (await http.get(f"{served.url}/stats")).json()["db_queries"]
+    await http.get(f"{served.url}{path}")
+    return (await http.get(f"{served.url}/stats")).json()["db_queries"] > before
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+def test_the_session_cookie_is_httponly_samesite_and_secure_over_tls():
+    def cookie(scheme: str) -> str:
+        request = Request({"type": "http", "scheme": scheme, "path": "/", "headers": [], "query_string": b"",
+                           "server": ("shop.example", 443 if scheme == "https" else 80)})
+        response = Response()
+        _set_cookie(response, request, "an-id")
+        return response.headers["set-cookie"]
+
+    assert "HttpOnly" in cookie("http") and "SameSite=lax" in cookie("http") and "Secure" not in cookie("http")
+    assert "Secure" in cookie("https") and "HttpOnly" in cookie("https")
+
+
+async def _planted_then_login(served: Served) -> tuple[str, str, int]:
+    """The attacker gets an anonymous session id and plants it in the victim's browser; the victim logs in."""
+    async with httpx.AsyncClient(base_url=served.url) as attacker:
+        planted = (await attacker.get("/session")).cookies["sid"]
+    async with httpx.AsyncClient(base_url=served.url, cookies={"sid": planted}) as victim:
+        login = await victim.post("/login", json={"user": "ada", "password": "lovelace"})
+        after = login.cookies.get("sid") or planted
+    async with httpx.AsyncClient(base_url=served.url, cookies={"sid": planted}) as attacker:
+        return planted, after, (await attacker.get("/me")).status_code
+
+
+def test_login_rotates_the_id_so_a_planted_one_is_worthless(serve):
+    planted, after, attacker_sees = _run(lambda: _planted_then_login(serve()))
+    assert after != planted and attacker_sees == 401
+
+
+def test_the_seeds_login_that_keeps_the_id_lets_the_attacker_in(serve):
+    planted, after, attacker_sees = _run(lambda: _planted_then_login(serve(rotate_at_login=False)))
+    assert after == planted and attacker_sees == 200
+
+
+def test_logout_everywhere_ends_every_session_of_the_user(serve):
+    served = serve()
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url) as laptop, httpx.AsyncClient(base_url=served.url) as phone:
+            for device in (laptop, phone):
+                assert (await device.post("/login", json={"user": "ada", "password": "lovelace"})).status_code == 200
+            before = (await phone.get("/me")).status_code
+            ended = (await laptop.post("/logout-everywhere")).json()["sessions_ended"]
+            return before, ended, (await phone.get("/me")).status_code
+
+    assert _run(body) == (200, 2, 401)
+
+
+def test_a_wrong_password_is_refused(serve):
+    served = serve()
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            return (await http.post("/login", json={"user": "ada", "password": "guess"})).status_code
+
+    assert _run(body) == 401
+
+
+def test_the_absolute_timeout_ends_a_busy_session_on_the_apps_clock(serve):
+    now = [1_000_000.0]
+    served = serve(idle_ttl=5, absolute_ttl=12, clock=lambda: now[0])
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            await http.post("/login", json={"user": "ada", "password": "lovelace"})
+            fresh = (await http.get("/me")).json()
+            seen = []
+            for _ in range(4):  # busy every 4 s: the idle timeout never comes, the absolute one does
+                now[0] += 4
+                seen.append((await http.get("/me")).status_code)
+            return fresh, seen
+
+    fresh, seen = _run(body)
+    assert (fresh["idle_left"], fresh["absolute_left"]) == (5.0, 12.0)
+    assert seen == [200, 200, 401, 401]
+
+
+def test_the_idle_timeout_ends_an_unused_session_no_sooner_than_it_says(serve):
+    """The idle timeout is the key's TTL, on the server's own clock: real seconds, waited for."""
+    served = serve(idle_ttl=1, absolute_ttl=60)
+
+    async def body():
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            await http.post("/login", json={"user": "ada", "password": "lovelace"})
+            assert (await http.get("/me")).status_code == 200
+            touched = loop.time()  # the last use: the idle second starts here at the latest
+            while _ttl_left(served, http.cookies["sid"]) > 0:  # PTTL reads it without sliding it
+                if loop.time() - touched > 30:
+                    return None
+                await asyncio.sleep(0.05)
+            ended_after = loop.time() - touched
+            return ended_after, (await http.get("/me")).status_code
+
+    ended_after, status = _run(body)
+    assert status == 401 and ended_after >= 0.9  # (the TTL was set just before `touched` was read)
+
+
+def _ttl_left(served: Served, session_id: str) -> int:
+    """Milliseconds the session has left (its key's PTTL, read with the app's synchronous client)."""
+    from patterns.session import _session_key
+
+    shop = served.app.state.shop
+    return shop.sync_r.pttl(_session_key(shop.sync_r, session_id))
+
+
+# -- a job behind a lock ------------------------------------------------------------------------
+
+
+def test_two_concurrent_reports_mean_one_runs_and_the_other_gets_409(serve):
+    served = serve(job_seconds=0.5)
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            return await asyncio.gather(http.post("/jobs/report"), http.post("/jobs/report"))
+
+    answers = _run(body)
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert [a for a in answers if a.status_code == 409][0].headers["Retry-After"] == "1"
+
+
+def test_reports_that_wait_their_turn_all_run_with_growing_fencing_tokens(serve):
+    served = serve(job_seconds=0.1)
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=60) as http:
+            answers = await asyncio.gather(*(http.post("/jobs/report?wait=1") for _ in range(4)))
+            return answers, (await http.get("/stats")).json()
+
+    answers, stats = _run(body)
+    assert [a.status_code for a in answers] == [200] * 4
+    assert stats["ledger_writes"] == sorted(stats["ledger_writes"]) and len(set(stats["ledger_writes"])) == 4
+    assert stats["ledger_refused"] == 0
+
+
+# -- the event feed -------------------------------------------------------------------------------
+
+
+async def _events(http: httpx.AsyncClient, path: str, count: int, headers: dict | None = None,
+                  connected: asyncio.Event | None = None) -> list[tuple[str, str]]:
+    """Read ``count`` server-sent events (id, data) from ``path``, then hang up."""
+    got: list[tuple[str, str]] = []
+    async with http.stream("GET", path, headers=headers or {}) as answer:
+        entry_id = None
+        async for line in answer.aiter_lines():
+            if line.startswith(": connected") and connected:
+                connected.set()
+            if line.startswith("id: "):
+                entry_id = line[4:]
+            elif line.startswith("data: "):
+                got.append((entry_id, line[6:]))
+                if len(got) == count:
+                    break
+    return got
+
+
+def test_a_feed_that_reconnects_with_last_event_id_loses_nothing(serve):
+    served = serve()
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            connected = asyncio.Event()
+            first = asyncio.ensure_future(_events(http, "/events?client=tab", 3, connected=connected))
+            await asyncio.wait_for(connected.wait(), 30)
+            for n in range(5):
+                await http.post("/orders", json={"n": n})
+            before = await first  # the browser went away after three
+            for n in range(5, 7):
+                await http.post("/orders", json={"n": n})  # published while it was away
+            after = await _events(http, "/events?client=tab", 4, headers={"Last-Event-ID": before[-1][0]})
+            return before, after
+
+    before, after = _run(body)
+    assert [data for _, data in before] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert [data for _, data in after] == ['{"n": 3}', '{"n": 4}', '{"n": 5}', '{"n": 6}']
+    assert [entry for entry, _ in before + after] == sorted({entry for entry, _ in before + after})
+
+
+def test_without_last_event_id_what_was_sent_and_never_confirmed_comes_again(serve):
+    served = serve()
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            connected = asyncio.Event()
+            first = asyncio.ensure_future(_events(http, "/events?client=tab", 2, connected=connected))
+            await asyncio.wait_for(connected.wait(), 30)
+            for n in range(2):
+                await http.post("/orders", json={"n": n})
+            before = await first
+            again = await _events(http, "/events?client=tab", 2)  # a client that kept no id: at least once
+            return before, again
+
+    before, again = _run(body)
+    assert before == again
+
+
+# -- the async pitfall -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "ping_first"), [("/pitfall/slow-sync", False), ("/pitfall/slow-async", True)])
+def test_a_synchronous_call_in_an_async_handler_holds_every_other_request(serve, path, ping_first):
+    """Order, not timing: while a handler blocks the loop, no other request can be answered before it.
+    (A 3 s wait: an awaited one leaves a loaded machine ample time to answer the ping first.)"""
+    served = serve(pitfall_wait=3)
+
+    async def body():
+        finished = []
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as slow, \
+                httpx.AsyncClient(base_url=served.url, timeout=30) as quick:
+            await quick.get("/ping")  # connected
+
+            async def call(http, where, name):
+                await http.get(where)
+                finished.append(name)
+
+            slow_call = asyncio.ensure_future(call(slow, path, "slow"))
+            entered = served.app.state.shop.slow_entered
+            assert await asyncio.to_thread(entered.wait, 30), "the slow request never reached its handler"
+            await asyncio.gather(slow_call, call(quick, "/ping", "ping"))
+        return finished
+
+    assert _run(body) == (["ping", "slow"] if ping_first else ["slow", "ping"])
