@@ -33,7 +33,7 @@ def cells_of(path: Path) -> tuple[str, list[nbformat.NotebookNode]]:
     checks: dict[str, list[tuple[str, str]]] = {}
     for name, checker, function in module.CHECKS:
         checks.setdefault(name, []).append((checker, function))
-    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     if set(checks) - defined:  # imported or misspelt: the notebook would neither show it nor run its check
         raise ValueError(f"{path.name}: CHECKS names {sorted(set(checks) - defined)}, not defined in the module")
     cells = [nbformat.v4.new_markdown_cell(ast.get_docstring(tree, clean=True))]
@@ -44,7 +44,7 @@ def cells_of(path: Path) -> tuple[str, list[nbformat.NotebookNode]]:
             continue
         if isinstance(node, ast.Assign) and node.targets[0].id in ("CHAPTER", "CHECKS"):
             continue
-        if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             preamble.append(text)
             continue
         if preamble:

@@ -398,6 +398,25 @@ def drive_lock_timeline(page) -> None:
     _wait_text(summary, r"lease ran out under a worker 1 · .* stale writes rejected 1")
 
 
+def drive_traffic_dashboard(page) -> None:
+    """One client at the lowest limit, 5 per 10 s, for 3 s: exactly 5 pass, the rest are limited."""
+    table = page.locator(".widget-html-content pre", has_text="requests per second").last
+    table.scroll_into_view_if_needed()
+    assert _press_on_slider(page, "clients", "Home").strip() == "1"
+    assert _press_on_slider(page, "limit", "Home").strip() == "5"
+    page.get_by_role("button", name="Run 3 s").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && b.disabled)",
+        timeout=5_000,
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && !b.disabled)",
+        timeout=30_000,
+    )
+    text = _wait_text(table, r"200 \(allowed\)\s+5\n")
+    assert int(re.search(r"429 \(limited\)\s+(\d+)", text).group(1)) > 0, text
+
+
 def drive_audit_explorer(page) -> None:
     box = page.locator(".widget-text", has_text="match").locator("input").first
     box.scroll_into_view_if_needed()
@@ -465,6 +484,7 @@ WIDGET_DRIVERS = {
     "02_rate_limiting": drive_rate_limit_dashboard,
     "03_leaderboards": drive_leaderboard_dashboard,
     "08_scaling_out": drive_slot_explorer,
+    "09_web_app": drive_traffic_dashboard,
 }
 
 

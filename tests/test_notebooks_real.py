@@ -54,7 +54,7 @@ def test_notebook_runs_clean_on_a_cluster(notebook, cluster_client, redis_cluste
 
 # Chapters whose labs write to the attendee's server (00 and 08 use their own servers for the rest).
 WRITES_TO_THE_SERVER = {"00_start_here", "01_caching", "02_rate_limiting", "03_leaderboards", "04_sessions",
-                        "05_pubsub", "06_locking", "07_production_checklist"}
+                        "05_pubsub", "06_locking", "07_production_checklist", "09_web_app"}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

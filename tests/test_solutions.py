@@ -87,7 +87,7 @@ def reference_solutions_in(book: nbformat.NotebookNode, cells: list) -> list:
     shapes = {_shape(f) for c in book.cells if c.cell_type == "code" for f in _functions(c.source)}
     found = []
     for cell in cells:
-        if cell.cell_type == "code" and cell.source.startswith("def "):
+        if cell.cell_type == "code" and cell.source.startswith(("def ", "async def ")):
             body = [line.strip() for line in cell.source.splitlines()[1:] if line.strip()
                     and not line.strip().startswith(('"""', "#"))]
             code = [line for line in body if len(line) > 25 and line in page]
@@ -95,7 +95,7 @@ def reference_solutions_in(book: nbformat.NotebookNode, cells: list) -> list:
                 found += code
         if cell.cell_type == "code":
             found += [f"def {f.name}" for f in _functions(cell.source)
-                      if isinstance(f, ast.FunctionDef) and _shape(f) in shapes]
+                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and _shape(f) in shapes]
     return found
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from patterns.sandbox import LocalServer, redis_server_binary
 from patterns.web import Served, Settings, create_app, load
 from patterns.web.app import _set_cookie
+from patterns.labs.web import read_events
 from patterns.web.load import same_client
 
 BACKENDS = ["fake", "real", "cluster"]
@@ -305,38 +306,20 @@ def test_reports_that_wait_their_turn_all_run_with_growing_fencing_tokens(serve)
 # -- the event feed -------------------------------------------------------------------------------
 
 
-async def _events(http: httpx.AsyncClient, path: str, count: int, headers: dict | None = None,
-                  connected: asyncio.Event | None = None) -> list[tuple[str, str]]:
-    """Read ``count`` server-sent events (id, data) from ``path``, then hang up."""
-    got: list[tuple[str, str]] = []
-    async with http.stream("GET", path, headers=headers or {}) as answer:
-        entry_id = None
-        async for line in answer.aiter_lines():
-            if line.startswith(": connected") and connected:
-                connected.set()
-            if line.startswith("id: "):
-                entry_id = line[4:]
-            elif line.startswith("data: "):
-                got.append((entry_id, line[6:]))
-                if len(got) == count:
-                    break
-    return got
-
-
 def test_a_feed_that_reconnects_with_last_event_id_loses_nothing(serve):
     served = serve()
 
     async def body():
         async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
             connected = asyncio.Event()
-            first = asyncio.ensure_future(_events(http, "/events?client=tab", 3, connected=connected))
+            first = asyncio.ensure_future(read_events(http, "/events?client=tab", 3, connected=connected))
             await asyncio.wait_for(connected.wait(), 30)
             for n in range(5):
                 await http.post("/orders", json={"n": n})
             before = await first  # the browser went away after three
             for n in range(5, 7):
                 await http.post("/orders", json={"n": n})  # published while it was away
-            after = await _events(http, "/events?client=tab", 4, headers={"Last-Event-ID": before[-1][0]})
+            after = await read_events(http, "/events?client=tab", 4, headers={"Last-Event-ID": before[-1][0]})
             return before, after
 
     before, after = _run(body)
@@ -351,12 +334,12 @@ def test_without_last_event_id_what_was_sent_and_never_confirmed_comes_again(ser
     async def body():
         async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
             connected = asyncio.Event()
-            first = asyncio.ensure_future(_events(http, "/events?client=tab", 2, connected=connected))
+            first = asyncio.ensure_future(read_events(http, "/events?client=tab", 2, connected=connected))
             await asyncio.wait_for(connected.wait(), 30)
             for n in range(2):
                 await http.post("/orders", json={"n": n})
             before = await first
-            again = await _events(http, "/events?client=tab", 2)  # a client that kept no id: at least once
+            again = await read_events(http, "/events?client=tab", 2)  # a client that kept no id: at least once
             return before, again
 
     before, again = _run(body)
