@@ -143,16 +143,22 @@ async def _nothing() -> None:
     return None
 
 
-def locking(on: OnLoop, r: Any) -> list[Row]:
-    async def ours_lock(i: int) -> None:
-        async with aio.Lock(r, f"name-{i % NAMES}", ttl=10, timeout=0):
+def lock_pairs(r: Any, name: Callable[[int], str]) -> tuple[AsyncOperation, AsyncOperation]:
+    """An acquire + release of lock ``name(i)``: ours (``async with aio.Lock``), and redis.asyncio's Lock."""
+    async def ours(i: int) -> None:
+        async with aio.Lock(r, name(i), ttl=10, timeout=0):
             pass
 
-    async def redis_asyncio(i: int) -> None:
-        lock = r.lock(f"redis-py:name-{i % NAMES}", timeout=10, blocking=False)
+    async def theirs(i: int) -> None:
+        lock = r.lock(f"redis-py:{name(i)}", timeout=10, blocking=False)
         await lock.acquire()
         await lock.release()
 
+    return ours, theirs
+
+
+def locking(on: OnLoop, r: Any) -> list[Row]:
+    ours_lock, redis_asyncio = lock_pairs(r, lambda i: f"name-{i % NAMES}")
     contenders = {
         "with_lock": lambda i: aio.with_lock(r, f"name-{i % NAMES}", _nothing),
         "Lock": ours_lock,
@@ -211,15 +217,7 @@ def _costs(on: OnLoop, what: str, contenders: dict[str, AsyncOperation]) -> None
 def many(on: OnLoop, r: Any, storage: Any, seconds: float) -> list[Row]:
     item = RateLimitItemPerMinute(MANY_LIMIT)
     log, moving = aio.SlidingLog(r, MANY_LIMIT, 60, name="many"), MovingWindowRateLimiter(storage)
-
-    async def ours_lock(i: int) -> None:
-        async with aio.Lock(r, f"job-{i}", ttl=10, timeout=0):
-            pass
-
-    async def redis_asyncio(i: int) -> None:
-        lock = r.lock(f"redis-py:job-{i}", timeout=10, blocking=False)
-        await lock.acquire()
-        await lock.release()
+    ours_lock, redis_asyncio = lock_pairs(r, lambda i: f"job-{i}")
 
     pairs = {
         "sliding log": (("aio.SlidingLog.hit", lambda i: log.hit(f"user-{i % 1000}")),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -354,6 +355,7 @@ class StreamMessage:
 
 
 STARTS = ("$", "0")
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")  # an entry id: milliseconds-sequence
 MAX_ENTRIES = 10**12  # maxlen: past it a bound bounds nothing
 MAX_COUNT = 100_000  # entries one call asks for: a page, not a dump (Redis refuses far larger ones)
 TRIM_BATCH = 10_000  # entries stream_append.lua trims per call at most
@@ -411,7 +413,7 @@ class EventStreamBase:
         self.lost = 0  # entries trimmed while pending: acknowledged, never delivered again
         self._start: str | None = start  # the group is made with it before the first other step (then None)
 
-    OPERATIONS = ("append", "read", "pending_for", "ack", "pending", "claim", "backlog", "length", "trim")
+    OPERATIONS = ("append", "read", "pending_for", "ack", "pending", "claim", "backlog", "length", "trim", "since")
 
     def _check_client(self, r: Any) -> None:
         check_kind(r, asyncio=False, twin="patterns.aio.EventStream")
@@ -558,6 +560,18 @@ class EventStreamBase:
         found = yield (_BACKLOG, [self.key, self.trimmed_key], [self.group])
         waiting, trimmed = (int(found[0]), int(found[1])) if found else (None, None)
         return {"waiting": waiting, "trimmed_unread": trimmed}
+
+    def _since(self, after: str, count: int = 100) -> Steps[list[StreamMessage]]:
+        """Up to ``count`` entries after id ``after``, oldest first, whoever has read them (XRANGE).
+
+        Outside the consumer group: for a reader that keeps its own place, as a browser keeps
+        the last event id it saw, and resumes from it after a reconnect.
+        """
+        if not isinstance(after, str) or not STREAM_ID.fullmatch(after):
+            raise ValueError(f"after must be a stream entry id like '1700000000000-0', got {after!r}")
+        count = _check_count(count)
+        entries = yield Command(("XRANGE", self.key, f"({after}", "+", "COUNT", count))
+        return [self._message(entry_id, fields) for entry_id, fields in entries]
 
     def _length(self) -> Steps[int]:
         """How many entries the stream holds now."""

@@ -32,6 +32,16 @@ def _name() -> str:
     return f"job-{uuid.uuid4().hex[:8]}"
 
 
+async def _critical_section(state: dict) -> None:
+    """A read-modify-write that loses an update, and counts an overlap, if two tasks are inside at once."""
+    state["inside"] += 1
+    state["most"] = max(state["most"], state["inside"])
+    seen = state["count"]
+    await asyncio.sleep(0)  # another task would run here if it were inside too
+    state["count"] = seen + 1
+    state["inside"] -= 1
+
+
 def test_a_thousand_tasks_never_overlap_and_lose_no_update(make_crowd_client):
     async def body():
         r = await make_crowd_client()
@@ -39,12 +49,7 @@ def test_a_thousand_tasks_never_overlap_and_lose_no_update(make_crowd_client):
 
         async def one():
             async with aio.Lock(r, name, ttl=30, timeout=300, max_backoff=2.0):  # waiters poll less often
-                state["inside"] += 1
-                state["most"] = max(state["most"], state["inside"])
-                seen = state["count"]
-                await asyncio.sleep(0)  # another task would run here if it were inside too
-                state["count"] = seen + 1
-                state["inside"] -= 1
+                await _critical_section(state)
 
         await asyncio.gather(*(one() for _ in range(1000)))
         await r.aclose()
@@ -279,17 +284,12 @@ def test_redlock_refuses_a_synchronous_client_naming_the_class_to_use(three_serv
 def test_redlock_critical_sections_of_two_hundred_tasks_never_overlap(three_servers):
     async def body():
         clients = await _redlock_clients(three_servers)
-        name, state = _name(), {"inside": 0, "most": 0, "count": 0, "refused": 0}
+        name, state = _name(), {"inside": 0, "most": 0, "count": 0}
 
         async def one():
             lock = aio.Redlock(clients, name, ttl=30, retries=1000, retry_delay=0.05)
             async with lock:
-                state["inside"] += 1
-                state["most"] = max(state["most"], state["inside"])
-                seen = state["count"]
-                await asyncio.sleep(0)  # another task would run here if it were inside too
-                state["count"] = seen + 1
-                state["inside"] -= 1
+                await _critical_section(state)
 
         await asyncio.gather(*(one() for _ in range(200)))
         left = await _held_anywhere(clients, name)

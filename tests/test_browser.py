@@ -386,16 +386,17 @@ def drive_lock_timeline(page) -> None:
         page.keyboard.press("ArrowRight")
     assert _slider(page, "lease").locator(".widget-readout").inner_text().strip() == "0.50"
     assert _press_on_slider(page, "pause", "End").strip() == "2.00"  # worker 1 pauses 2 s
-    page.get_by_role("button", name="Run 3 s").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && b.disabled)",
-        timeout=5_000,
-    )
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && !b.disabled)",
-        timeout=20_000,
-    )
+    _run_for_three_seconds(page, timeout_ms=20_000)
     _wait_text(summary, r"lease ran out under a worker 1 · .* stale writes rejected 1")
+
+
+def _run_for_three_seconds(page, timeout_ms: int) -> None:
+    """Press "Run 3 s" and wait for the run: the button disabled while it runs, enabled again at its end."""
+    page.get_by_role("button", name="Run 3 s").click()
+    for disabled, timeout in (("", 5_000), ("!", timeout_ms)):
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && "
+            f"{disabled}b.disabled)", timeout=timeout)
 
 
 def drive_traffic_dashboard(page) -> None:
@@ -404,15 +405,7 @@ def drive_traffic_dashboard(page) -> None:
     table.scroll_into_view_if_needed()
     assert _press_on_slider(page, "clients", "Home").strip() == "1"
     assert _press_on_slider(page, "limit", "Home").strip() == "5"
-    page.get_by_role("button", name="Run 3 s").click()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && b.disabled)",
-        timeout=5_000,
-    )
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('Run 3 s') && !b.disabled)",
-        timeout=30_000,
-    )
+    _run_for_three_seconds(page, timeout_ms=30_000)
     text = _wait_text(table, r"200 \(allowed\)\s+5\n")
     assert int(re.search(r"429 \(limited\)\s+(\d+)", text).group(1)) > 0, text
 

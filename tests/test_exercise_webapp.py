@@ -11,6 +11,12 @@ from solutions.webapp import idempotent as reference
 CLAIMED = "in progress"
 
 
+async def _kept_or_409(r, name):
+    """What a request that could not claim the key answers: the kept answer, or 409 while it runs."""
+    kept = await r.get(name)
+    return (409, {}) if kept in (None, CLAIMED) else tuple(json.loads(kept))
+
+
 async def look_then_claim(r, key, handler):  # check-then-act: every copy that looked first runs too
     name = f"idem:{key}"
     kept = await r.get(name)
@@ -34,8 +40,7 @@ async def claim_without_ttl(r, key, handler):  # a crashed server's claim blocks
             raise
         await r.set(name, json.dumps([status, body]), ex=86400)
         return status, body
-    kept = await r.get(name)
-    return (409, {}) if kept in (None, CLAIMED) else tuple(json.loads(kept))
+    return await _kept_or_409(r, name)
 
 
 async def kept_for_ever(r, key, handler):
@@ -48,8 +53,7 @@ async def kept_for_ever(r, key, handler):
             raise
         await r.set(name, json.dumps([status, body]))  # the answer without a TTL
         return status, body
-    kept = await r.get(name)
-    return (409, {}) if kept in (None, CLAIMED) else tuple(json.loads(kept))
+    return await _kept_or_409(r, name)
 
 
 async def claim_kept_after_a_failure(r, key, handler):
@@ -58,8 +62,7 @@ async def claim_kept_after_a_failure(r, key, handler):
         status, body = await handler()  # a failure leaves the claim: retries get 409 for five minutes
         await r.set(name, json.dumps([status, body]), ex=86400)
         return status, body
-    kept = await r.get(name)
-    return (409, {}) if kept in (None, CLAIMED) else tuple(json.loads(kept))
+    return await _kept_or_409(r, name)
 
 
 async def answer_not_kept(r, key, handler):  # a lock, not an idempotency key: a later retry runs again
@@ -104,8 +107,7 @@ async def the_error_swallowed(r, key, handler):
             return 500, {"error": "failed"}
         await r.set(name, json.dumps([status, body]), ex=86400)
         return status, body
-    kept = await r.get(name)
-    return (409, {}) if kept in (None, CLAIMED) else tuple(json.loads(kept))
+    return await _kept_or_409(r, name)
 
 
 WRONG = [

@@ -24,9 +24,10 @@ async def through_an_outage(on_unavailable: str) -> tuple[int, int, str]:
     from ..web import Served, Settings, create_app
 
     server = LocalServer().start()
-    limiter_log = logging.getLogger("patterns.ratelimit")
+    logs = [logging.getLogger(name) for name in ("patterns.ratelimit", "patterns.web.feed")]
     hold_back = logging.Filter("nothing")  # a filter, not .disabled: uvicorn's logging set-up re-enables loggers
-    limiter_log.addFilter(hold_back)
+    for log in logs:
+        log.addFilter(hold_back)
     try:
         with Served(create_app(Settings(redis_url=server.url, on_unavailable=on_unavailable))) as shop:
             async with httpx.AsyncClient(base_url=shop.url, timeout=60) as client:
@@ -34,7 +35,8 @@ async def through_an_outage(on_unavailable: str) -> tuple[int, int, str]:
                 server.stop()
                 during = await client.get("/api/quote")
     finally:
-        limiter_log.removeFilter(hold_back)
+        for log in logs:
+            log.removeFilter(hold_back)
         server.cleanup()
     says = during.headers.get("X-RateLimit") or f"Retry-After {during.headers.get('Retry-After')}"
     return before, during.status_code, says

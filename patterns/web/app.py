@@ -14,8 +14,8 @@ workbook does not need pydantic.
                                a session cookie (HttpOnly, SameSite=Lax, Secure over TLS),
                                rotated at login, with idle and absolute timeouts
     POST /jobs/report          one report at a time (patterns.aio.Lock, fencing tokens): 409
-    POST /orders, GET /events  an order feed as server-sent events from a stream consumer
-                               group, resumed from Last-Event-ID after a reconnect
+    POST /orders, GET /events  an order feed as server-sent events: one reader (a stream consumer
+                               group) for every tab, resumed from Last-Event-ID after a reconnect
     GET  /ping, /pitfall/...   the async pitfall lab: a synchronous client in an async handler
     GET  /stats                what the database and the cache did
 
@@ -25,8 +25,10 @@ an asyncio client belongs to the loop that made it.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import math
+import secrets
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -40,11 +42,17 @@ from starlette.routing import Route
 
 import patterns
 from .. import aio, keys
+from ..errors import PatternError, ValueTooLarge
+from ..pubsub import STREAM_ID
 from ..ratelimit import Decision
+from .feed import CLOSED, Feed
 
 USERS = {"ada": "lovelace", "bob": "builder"}  # the demo's accounts: user -> password
 POLICY = "per-client"  # the name of the rate-limit policy in the IETF headers
 COOKIE = "sid"
+MAX_PRODUCT = 10**9  # the pretend catalogue's highest id
+MAX_CLIENT_ID = 64  # characters of X-Client-Id: it names a Redis key
+REPORT_WAIT = 60.0  # seconds a ?wait=1 report waits for its turn before it gets 409
 
 
 @dataclass
@@ -110,6 +118,7 @@ class Shop:
     limiter: Any = None
     cache: Any = None
     sessions: Any = None
+    feed: Any = None  # the order feed's one reader (patterns/web/feed.py), started with the app
     naive_hits: int = 0
     slow_entered: threading.Event = field(default_factory=threading.Event)  # a pitfall handler is in its wait
 
@@ -150,7 +159,11 @@ def rate_limit_headers(decision: Decision, limit: int, window: float) -> dict[st
 
 async def quote(request: Request) -> Response:
     shop = _shop(request)
+    # The demo trusts X-Client-Id, so a client can pass for another: a real app keys the limit by
+    # who is logged in, or by the address its own proxy saw, never by what the client says it is.
     client = request.headers.get("x-client-id") or (request.client.host if request.client else "unknown")
+    if len(client) > MAX_CLIENT_ID:
+        return JSONResponse({"error": f"X-Client-Id is longer than {MAX_CLIENT_ID} characters"}, status_code=400)
     limiter = shop.limiter
     decision = await limiter.hit(client)
     if decision.degraded:  # Redis unreachable: the limiter decided by on_unavailable
@@ -170,6 +183,8 @@ async def quote(request: Request) -> Response:
 async def product(request: Request) -> Response:
     shop = _shop(request)
     product_id = int(request.path_params["product_id"])
+    if product_id > MAX_PRODUCT:
+        return JSONResponse({"error": "no such product"}, status_code=404)
     mode = request.query_params.get("cache", "on")
     if mode == "off":
         return JSONResponse(await shop.db.product(product_id))
@@ -209,17 +224,40 @@ async def session(request: Request) -> Response:
     sid = request.cookies.get(COOKIE)
     if sid and await shop.sessions.get(sid) is not None:
         return JSONResponse({"session": "existing"})
-    sid = await shop.sessions.create("guest", {"user": "guest"})
+    # A guest id of its own: one shared "guest" would put every visitor in one session index.
+    sid = await shop.sessions.create(f"guest-{secrets.token_hex(8)}", {"user": "guest"})
     response = JSONResponse({"session": "new"})
     _set_cookie(response, request, sid)
     return response
 
 
+async def _json_object(request: Request) -> dict | Response:
+    """The request's JSON object, or the 4xx answer that says what is wrong with it.
+
+    Only ``Content-Type: application/json``: a page on another site can send a form or
+    ``text/plain`` to this server without asking first, but not JSON (the browser asks the
+    server first, and this one does not allow it). That is what keeps another site from logging
+    a visitor in as someone else (login CSRF).
+    """
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "send JSON (Content-Type: application/json)"}, status_code=415)
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "send a JSON object"}, status_code=400)
+    return body
+
+
 async def login(request: Request) -> Response:
     shop = _shop(request)
-    body = await request.json()
+    body = await _json_object(request)
+    if isinstance(body, Response):
+        return body
     user, password = body.get("user"), body.get("password")
-    if USERS.get(user) != password:
+    known = isinstance(user, str) and user in USERS and isinstance(password, str)
+    if not (known and hmac.compare_digest(USERS[user].encode(), password.encode())):  # type: ignore[union-attr]
         return JSONResponse({"error": "wrong user or password"}, status_code=401)
     sid = request.cookies.get(COOKIE)
     known = sid is not None and await shop.sessions.get(sid) is not None
@@ -236,14 +274,26 @@ async def login(request: Request) -> Response:
     return response
 
 
-async def me(request: Request) -> Response:
-    shop = _shop(request)
+async def _logged_in(shop: Shop, request: Request) -> tuple[str, str] | None:
+    """(session id, user) of a logged-in visitor; None for a guest, an ended session or no cookie."""
     sid = request.cookies.get(COOKIE)
     data = await shop.sessions.get(sid) if sid else None
     if data is None or data.get("user") in (None, "guest"):
-        return JSONResponse({"error": "not logged in"}, status_code=401)
+        return None
+    return sid, data["user"]  # type: ignore[return-value]
+
+
+NOT_LOGGED_IN = {"error": "not logged in"}
+
+
+async def me(request: Request) -> Response:
+    shop = _shop(request)
+    visitor = await _logged_in(shop, request)
+    if visitor is None:
+        return JSONResponse(NOT_LOGGED_IN, status_code=401)
+    sid, user = visitor
     info = await shop.sessions.info(sid)
-    return JSONResponse({"user": data["user"], "idle_left": round(info.idle_left, 1) if info else None,
+    return JSONResponse({"user": user, "idle_left": round(info.idle_left, 1) if info else None,
                          "absolute_left": round(info.absolute_left, 1) if info else None})
 
 
@@ -259,11 +309,10 @@ async def logout(request: Request) -> Response:
 
 async def logout_everywhere(request: Request) -> Response:
     shop = _shop(request)
-    sid = request.cookies.get(COOKIE)
-    data = await shop.sessions.get(sid) if sid else None
-    if data is None or data.get("user") in (None, "guest"):
-        return JSONResponse({"error": "not logged in"}, status_code=401)
-    ended = await shop.sessions.destroy_all(data["user"])
+    visitor = await _logged_in(shop, request)
+    if visitor is None:
+        return JSONResponse(NOT_LOGGED_IN, status_code=401)
+    ended = await shop.sessions.destroy_all(visitor[1])
     response = JSONResponse({"sessions_ended": ended})
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -277,7 +326,7 @@ async def report(request: Request) -> Response:
     shop = _shop(request)
     wait = request.query_params.get("wait") == "1"
     lock = aio.Lock(shop.r, "shop-report", ttl=shop.settings.job_lease,
-                    timeout=shop.settings.job_seconds * 10 if wait else 0)
+                    timeout=REPORT_WAIT if wait else 0)
     if not await lock.acquire():
         return JSONResponse({"error": "a report is already running"}, status_code=409, headers={"Retry-After": "1"})
     try:
@@ -293,49 +342,62 @@ async def report(request: Request) -> Response:
 
 async def order(request: Request) -> Response:
     shop = _shop(request)
-    stream = aio.EventStream(shop.r, shop.settings.feed, group="shop-writer")
-    entry = await stream.append(await request.json())
+    body = await _json_object(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        entry = await shop.feed.stream.append(body)
+    except PatternError as error:  # too large to keep, or not JSON
+        return JSONResponse({"error": str(error)}, status_code=413 if isinstance(error, ValueTooLarge) else 400)
     return JSONResponse({"id": entry})
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events: every order from now on, after what the tab missed since ``Last-Event-ID``.
+
+    One reader serves every tab (patterns/web/feed.py). A tab that reconnects names the last
+    event it saw and gets what came after it from the stream, then the live events: each id
+    once, in order, nothing lost while it was away (up to the stream's maxlen).
+    """
+    shop = _shop(request)
+    last_seen = request.headers.get("last-event-id") or request.query_params.get("last_id")
+    limit = request.query_params.get("limit", "")  # stop after this many events (tests, the notebook)
+    if last_seen is not None and not STREAM_ID.fullmatch(last_seen):
+        return JSONResponse({"error": "Last-Event-ID must be an event id this feed sent"}, status_code=400)
+    if limit and not (limit.isdigit() and len(limit) < 7):
+        return JSONResponse({"error": "limit must be a whole number of events"}, status_code=400)
+    queue = shop.feed.listen()  # from now on, before the history: nothing falls between the two
+    missed = await shop.feed.since(last_seen) if last_seen else []
+
+    async def feed() -> AsyncIterator[str]:
+        sent, newest = 0, last_seen
+        try:
+            yield ": connected\n\n"
+            while not limit or sent < int(limit):
+                message = missed.pop(0) if missed else await _next(queue, request)
+                if message is CLOSED:
+                    return
+                if message is None or (newest and _id(message.id) <= _id(newest)):
+                    continue  # nothing yet (the tab is still there), or already sent from the history
+                yield f"id: {message.id}\ndata: {json.dumps(message.event)}\n\n"
+                sent, newest = sent + 1, message.id
+        finally:
+            shop.feed.forget(queue)
+
+    return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+async def _next(queue: asyncio.Queue, request: Request) -> Any:
+    """The next event, or None after a second without one (to notice a tab that went away); CLOSED at the end."""
+    try:
+        return await asyncio.wait_for(queue.get(), 1.0)
+    except asyncio.TimeoutError:
+        return CLOSED if await request.is_disconnected() else None
 
 
 def _id(entry_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence or 0)
-
-
-async def events(request: Request) -> Response:
-    """Server-sent events: each client (``?client=``) reads through a consumer group of its own.
-
-    An event is acknowledged only when the client says it has it: a reconnect's
-    ``Last-Event-ID`` acknowledges everything up to that id, and whatever the client was sent
-    but never confirmed is sent again before the new events. So a reconnect loses nothing.
-    """
-    shop = _shop(request)
-    client = request.query_params.get("client", "browser")
-    last_seen = request.headers.get("last-event-id") or request.query_params.get("last_id")
-    stream = await aio.EventStream(shop.r, shop.settings.feed, group=f"feed-{client}", start="$")
-    limit = request.query_params.get("limit")  # stop after this many events (tests, the notebook)
-
-    async def feed() -> AsyncIterator[str]:
-        sent = 0
-        unconfirmed = await stream.pending_for("reader", count=1000)
-        confirmed = [m.id for m in unconfirmed if last_seen and _id(m.id) <= _id(last_seen)]
-        if confirmed:
-            await stream.ack(*confirmed)
-        again = [m for m in unconfirmed if m.id not in set(confirmed)]
-        yield ": connected\n\n"
-        while limit is None or sent < int(limit):
-            batch = again or await stream.read("reader", count=10, block=1.0)
-            again = []
-            for message in batch:
-                yield f"id: {message.id}\ndata: {json.dumps(message.event)}\n\n"
-                sent += 1
-                if limit is not None and sent >= int(limit):
-                    return
-            if await request.is_disconnected():
-                return
-
-    return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 # -- the async pitfall lab ----------------------------------------------------------------------
@@ -371,15 +433,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        r = await aio.connect(settings.redis_url, namespace=settings.namespace)
-        sync_r = patterns.connect(settings.redis_url, namespace=settings.namespace)
-        app.state.shop = Shop(settings, r, sync_r, SlowDatabase(settings.db_delay))
+        try:
+            r = await aio.connect(settings.redis_url, namespace=settings.namespace)
+            sync_r = patterns.connect(settings.redis_url, namespace=settings.namespace)
+            shop = app.state.shop = Shop(settings, r, sync_r, SlowDatabase(settings.db_delay))
+            shop.feed = await Feed(r, settings.feed).start()
+        except Exception as error:  # uvicorn only logs it and exits: Served.start() raises it
+            app.state.startup_error = error
+            raise
         app.state.started = time.monotonic()
         try:
             yield
         finally:
+            await shop.feed.stop()
             await aio.lock.drain()  # releases still running in the background finish first
             await r.aclose()
+            pool = getattr(r, "connection_pool", None)
+            if pool is not None:  # a pool from connect()'s registry is not closed by aclose()
+                await pool.disconnect()
 
     routes = [
         Route("/api/quote", quote), Route("/products/{product_id:int}", product), Route("/stats", stats),

@@ -30,7 +30,9 @@ class Served:
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        # Open responses (a live feed never ends by itself) get a second to finish at stop(), then are closed.
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -49,8 +51,9 @@ class Served:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the app did not start on {self.url}"
-                                   + (f": {self._failure!r}" if self._failure else ""))
+                cause = getattr(self.app.state, "startup_error", None) if hasattr(self.app, "state") else None
+                raise RuntimeError(f"the app did not start on {self.url}: {cause or self._failure or 'timed out'}") \
+                    from cause
             time.sleep(0.01)
         return self
 
@@ -59,6 +62,8 @@ class Served:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the app on {self.url} did not stop within {timeout:g} s")
         self._socket.close()
 
     @property
