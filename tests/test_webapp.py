@@ -7,6 +7,7 @@ status codes, headers, cookies, rotation, lock conflicts, and a feed that surviv
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -324,6 +325,24 @@ def test_a_feed_that_reconnects_with_last_event_id_loses_nothing(serve):
     assert [data for _, data in before] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
     assert [data for _, data in after] == ['{"n": 3}', '{"n": 4}', '{"n": 5}', '{"n": 6}']
     assert [entry for entry, _ in before + after] == sorted({entry for entry, _ in before + after})
+
+
+def test_a_tab_that_missed_more_than_a_page_of_events_gets_them_all(serve):
+    """Review: what a tab missed came from one page of 1,000; the events after it were skipped."""
+    served = serve()
+    shop = served.app.state.shop
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=60) as http:
+            first = (await http.post("/orders", json={"n": 0})).json()["id"]
+            pipe = shop.sync_r.pipeline(transaction=False)
+            for n in range(1, 1101):
+                pipe.xadd(shop.feed.stream.key, {"event": json.dumps({"n": n})})
+            pipe.execute()
+            return await read_events(http, "/events", 1100, headers={"Last-Event-ID": first})
+
+    got = _run(body)
+    assert [json.loads(data)["n"] for _, data in got] == list(range(1, 1101))
 
 
 def test_two_tabs_each_get_every_event(serve):

@@ -45,7 +45,7 @@ from .. import aio, keys
 from ..errors import PatternError, ValueTooLarge
 from ..pubsub import STREAM_ID
 from ..ratelimit import Decision
-from .feed import CLOSED, Feed
+from .feed import CLOSED, QUEUE as PAGE, Feed
 
 USERS = {"ada": "lovelace", "bob": "builder"}  # the demo's accounts: user -> password
 POLICY = "per-client"  # the name of the rate-limit policy in the IETF headers
@@ -370,10 +370,13 @@ async def events(request: Request) -> Response:
     missed = await shop.feed.since(last_seen) if last_seen else []
 
     async def feed() -> AsyncIterator[str]:
-        sent, newest = 0, last_seen
+        sent, newest, more = 0, last_seen, len(missed) == PAGE
         try:
             yield ": connected\n\n"
             while not limit or sent < int(limit):
+                if not missed and more:  # a full page of history: there may be more after it
+                    missed.extend(await shop.feed.since(newest))
+                    more = len(missed) == PAGE
                 message = missed.pop(0) if missed else await _next(queue, request)
                 if message is CLOSED:
                     return
