@@ -408,6 +408,8 @@ def test_bad_requests_get_a_4xx_that_says_why_never_a_500(serve, path, send, sta
     ("/events", {"Last-Event-ID": "garbage"}, 400),
     ("/events?limit=abc", {}, 400),
     ("/products/" + "9" * 400, {}, 404),
+    ("/products/" + "9" * 5000, {}, 404),  # past int()'s 4,300 digits: Starlette's int converter raised
+    ("/products/-1", {}, 404),
     ("/api/quote", {"X-Client-Id": "x" * 65}, 400),
 ])
 def test_bad_ids_get_a_4xx_never_a_500(serve, path, headers, status):
