@@ -345,6 +345,23 @@ def test_a_tab_that_missed_more_than_a_page_of_events_gets_them_all(serve):
     assert [json.loads(data)["n"] for _, data in got] == list(range(1, 1101))
 
 
+def test_a_feed_with_nothing_to_send_for_a_while_stays_open(serve):
+    """CI run r4: the feed's "nothing yet" (None, after each second without an event) was its end-of-feed
+    mark too, so a tab that waited more than a second for an order was hung up on."""
+    served = serve()
+
+    async def body():
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            opened = asyncio.Event()
+            tab = asyncio.ensure_future(read_events(http, "/events", 1, connected=opened))
+            await asyncio.wait_for(opened.wait(), 30)
+            await asyncio.sleep(2.5)  # idle past two of the feed's one-second looks at the connection
+            await http.post("/orders", json={"n": "later"})
+            return await tab
+
+    assert [data for _, data in _run(body)] == ['{"n": "later"}']
+
+
 def test_two_tabs_each_get_every_event(serve):
     """Review: a consumer group per client split the events between two tabs of one client."""
     served = serve()

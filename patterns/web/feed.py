@@ -20,7 +20,7 @@ from ..pubsub import StreamMessage
 
 log = logging.getLogger(__name__)
 QUEUE = 1000  # events a tab may fall behind by before it is cut off (it reconnects, and resumes)
-CLOSED = None  # what a tab's queue gets when the feed stops or the tab fell too far behind
+CLOSED: Any = object()  # what a tab's queue gets when the feed stops or the tab fell too far behind
 
 
 class Feed:
