@@ -213,10 +213,18 @@ def _accept_kernel_choice(page) -> None:
     Under CI with two CPU-bound processes beside it, a notebook once opened with that dialog up:
     it caught every click, and the test timed out clicking the first cell.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    if dialog.count():
+    deadline = time.monotonic() + 60
+    while dialog.count():  # CI run r4 (3 Dec): one click left it up for 30 s; a person clicks again
+        if time.monotonic() > deadline:
+            pytest.fail("JupyterLab's Select Kernel dialog stayed up for 60 s of clicks on its default")
         dialog.locator(".jp-mod-accept").click()
-        dialog.wait_for(state="detached", timeout=30_000)
+        try:
+            dialog.wait_for(state="detached", timeout=5_000)
+        except PlaywrightTimeout:
+            continue
 
 
 def _saved_errors(base: str, token: str, name: str) -> list[str]:
