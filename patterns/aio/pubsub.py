@@ -199,12 +199,16 @@ class Subscriber(SubscriberBase):
                     raise PatternError(f"every connection of this client's pool is in use (each Subscriber holds one "
                                        f"for as long as it is subscribed): {error}. Subscribe once and hand the "
                                        "events out in the app, or give subscribers a client of their own") from error
-                delay = self._connection_lost(error)
-                await self._close()
-                await asyncio.sleep(delay)
+                await self._wait_out(error)
                 continue
             self._reconnected()
             return
+
+    async def _wait_out(self, error: Exception) -> None:
+        """After a dropped connection: note it (SubscriberBase), close this one, wait the backoff's delay."""
+        delay = self._connection_lost(error)
+        await self._close()
+        await asyncio.sleep(delay)
 
     async def _read(self) -> dict | None:
         if self.sharded and is_cluster(self.r):
@@ -228,9 +232,7 @@ class Subscriber(SubscriberBase):
                 except UNAVAILABLE_ERRORS as error:
                     if self._stopped:  # stop() closed the connection under this read: not an outage
                         return
-                    delay = self._connection_lost(error)
-                    await self._close()
-                    await asyncio.sleep(delay)
+                    await self._wait_out(error)
                     continue
                 event = self._event(message) if message else None
                 if event is not None and not self._stopped:

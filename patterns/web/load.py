@@ -11,7 +11,7 @@ import collections
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import httpx
 
@@ -90,17 +90,6 @@ async def load(url: str, *, clients: int = 10, requests: int | None = None, seco
     return measured
 
 
-def one_client_per_id(prefix: str = "client") -> Callable[[int], dict[str, str]]:
-    """Headers that tell the app's rate limiter the clients apart: ``X-Client-Id: client-<n>``."""
-    return lambda n: {"X-Client-Id": f"{prefix}-{n}"}
-
-
 def same_client(name: str = "client-0") -> Callable[[int], dict[str, str]]:
     """Headers for every task as one client (one user with many tabs): one limit shared."""
     return lambda n: {"X-Client-Id": name}
-
-
-async def get_json(url: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(timeout=30) as http:
-        answer = await http.get(url, **kwargs)
-        return answer.status_code, answer.json()
