@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import secrets
 import threading
 from typing import Any
 
@@ -59,8 +60,7 @@ class TrafficDashboard:
 
         painter = threading.Thread(target=paint, name="traffic-painter", daemon=True)
         painter.start()
-        run = self.served.app.state.started  # a fresh set of client ids per run: each starts with a full limit
-        prefix = f"dash-{run:.0f}-{id(measured)}"
+        prefix = f"dash-{secrets.token_hex(4)}"  # client ids of this run's own: each starts with a full limit
         try:
             asyncio.run(load(f"{self.served.url}/api/quote", clients=self.clients.value, seconds=seconds,
                              headers=lambda n: {"X-Client-Id": f"{prefix}-{n}"}, into=measured))
