@@ -20,6 +20,12 @@ are the figures to size a server with.
 Part 2, memory per notebook. For each notebook a fresh server and one attendee who runs it
 top to bottom (as ``make lab`` with the attendee's REDIS_URL and WORKBOOK_NAMESPACE would):
 the server's peak memory above its empty baseline, and the keys and bytes left behind.
+
+Part 3, the host's progress board. N attendees, each with a record of every exercise and
+KEYS other keys (what their labs leave), and the board read as ``python -m patterns.workshop
+progress`` reads it: the time per read on the host's side, the commands it sends, and the
+server's own time per read (``INFO commandstats``), with what a refresh every 5 s costs the
+server's one core.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ import time
 from pathlib import Path
 
 import patterns
-from patterns import workshop
+from patterns import progress, workshop
 from patterns.cache import Cache
 from patterns.leaderboard import Leaderboard
 from patterns.lock import Lock
@@ -200,15 +206,64 @@ def notebook_memory(paths: list[Path]) -> None:
           f"{left_bytes:>11,}")
 
 
+def board_cost(attendees: int, keys_each: int, reads: int = 20, every: float = 5.0) -> None:
+    with LocalServer() as server:
+        host = workshop.admin_client(server.url)
+        made = workshop.provision(host, attendees, allow_open_users=True)  # a throwaway server, as in load()
+        for a in made:
+            mine = patterns.connect(workshop.attendee_url(server.url, a.name, a.password), namespace=a.name)
+            for n, exercise in enumerate(progress.EXERCISES):
+                progress.record_to(mine, exercise.id, n % 3 == 0, f"not yet: the {n}th request in 10 s was allowed")
+            pipe = mine.pipeline(transaction=False)
+            for n in range(keys_each):
+                pipe.set(f"{a.name}:lab:{n}", n)
+            pipe.execute()
+            mine.connection_pool.disconnect()
+        host.config_resetstat()
+        cold = time.perf_counter()
+        workshop.board(host)  # a first read: the attendee list (ACL users) and every record
+        cold = (time.perf_counter() - cold) * 1000
+        cold_stats = {k.split("_", 1)[1]: v for k, v in host.info("commandstats").items()}
+        read = workshop.board_reader(host)  # what the live board and `progress` use
+        read()
+        host.config_resetstat()
+        times = []
+        for _ in range(reads):
+            started = time.perf_counter()
+            board = read()
+            times.append((time.perf_counter() - started) * 1000)
+        stats = {k.split("_", 1)[1]: v for k, v in host.info("commandstats").items()}
+    stats.pop("config|resetstat", None)
+    cold_stats.pop("config|resetstat", None)
+    cold_server = sum(v["usec"] for v in cold_stats.values()) / 1000
+    commands = sum(v["calls"] for v in stats.values()) / reads
+    server_ms = sum(v["usec"] for v in stats.values()) / reads / 1000
+    print()
+    print(f"the host's progress board: {attendees} attendees, {len(board.records):,} records and "
+          f"{attendees * keys_each:,} other keys on the server; {reads} reads")
+    print(f"a first read, with the attendee list (an ACL GETUSER per user): {cold:.1f} ms on the host, "
+          f"{sum(v['calls'] for v in cold_stats.values()):,} commands, {cold_server:.2f} ms of the server's time")
+    print(f"a live refresh: {statistics.median(times):.1f} ms on the host (median, max {max(times):.1f}), "
+          f"{commands:,.0f} commands, {server_ms:.2f} ms of the server's time; refreshed every {every:g} s that is "
+          f"{server_ms / (every * 1000):.2%} of the server's one core")
+    busiest = sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:4]
+    print("  " + ", ".join(f"{name} {v['calls'] / reads:,.0f} calls {v['usec'] / reads / 1000:.2f} ms"
+                           for name, v in busiest))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attendees", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--no-notebooks", action="store_true", help="skip part 2 (memory per notebook)")
+    parser.add_argument("--board-only", action="store_true", help="run part 3 (the progress board) alone")
+    parser.add_argument("--keys", type=int, default=2000, help="other keys per attendee in part 3")
     args = parser.parse_args()
-    load(args.attendees, args.rounds)
-    if not args.no_notebooks:
-        notebook_memory(sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    if not args.board_only:
+        load(args.attendees, args.rounds)
+        if not args.no_notebooks:
+            notebook_memory(sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    board_cost(args.attendees, args.keys)
 
 
 if __name__ == "__main__":

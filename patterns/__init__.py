@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .cache import Cache, CacheStats, get_or_set, invalidate
 from .connection import connect, describe, is_cluster, is_fake
+from .namespace import reset
 from .errors import BackendUnavailable, NotSerializable, PatternError, ValueTooLarge
 from .trace import trace
 
@@ -26,5 +27,6 @@ __all__ = [
     "invalidate",
     "is_cluster",
     "is_fake",
+    "reset",
     "trace",
 ]

@@ -27,12 +27,13 @@ import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import redis
 
 from . import _cli, keys, validate
 from .connection import connect, is_cluster, is_fake
+from .scan import scan_batches
 
 SIZE_COMMANDS = {"string": "STRLEN", "list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
 
@@ -213,28 +214,6 @@ def audit(
     _server_facts(r, report)
     _judge(report, max_value_bytes)
     return report
-
-
-def scan_batches(r: Any, match: str, count: int, *, once: bool = False) -> Iterator[list[str]]:
-    """The key names matching ``match``, SCAN ``count`` at a time, in lists of ``count``.
-
-    SCAN may return a key twice (when the server resizes its table mid-walk); ``once``
-    drops repeats, at the cost of remembering every name seen, for callers that total
-    per key (the workshop's status and teardown).
-    """
-    seen: set[str] = set()
-    batch: list[str] = []
-    for name in r.scan_iter(match=match, count=count):
-        if once:
-            if name in seen:
-                continue
-            seen.add(name)
-        batch.append(name)
-        if len(batch) >= count:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _refused_command(error: Exception) -> str:

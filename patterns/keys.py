@@ -76,6 +76,14 @@ def key(r: Any, kind: str, name: str, *suffix: str) -> str:
     ``name`` are percent-encoded so they cannot move the tag.
     """
     namespace = getattr(r, _ATTRIBUTE, "")
+    try:  # the hot path, kept inline: a limiter or a cache builds its key on every call
+        return _built[namespace, kind, name, suffix]
+    except (KeyError, TypeError):
+        return key_in(namespace, kind, name, *suffix)
+
+
+def key_in(namespace: str, kind: str, name: str, *suffix: str) -> str:
+    """``key(r, ...)`` for a client of ``namespace``: a host naming an attendee's keys, say."""
     try:
         return _built[namespace, kind, name, suffix]
     except (KeyError, TypeError):  # TypeError: an unhashable part, which the checks below name
@@ -83,7 +91,8 @@ def key(r: Any, kind: str, name: str, *suffix: str) -> str:
     _check_part(kind, "kind")
     _check_part(name, "key name")
     tail = "".join(f":{_check_part(part, 'key suffix')}" for part in suffix)
-    built = f"{_prefix(r)}{kind}:{{{_escape_braces(name)}}}{tail}"
+    prefix = f"{validate_namespace(namespace)}:" if namespace else ""
+    built = f"{prefix}{kind}:{{{_escape_braces(name)}}}{tail}"
     if type(kind) is str and type(name) is str and all(type(part) is str for part in suffix):
         if len(_built) >= _BUILT_MAX:
             _built.clear()

@@ -2,6 +2,8 @@
 
     python -m patterns.workshop provision ADMIN_URL --attendees 30 [--out attendees.txt] [--host HOST]
     python -m patterns.workshop status    ADMIN_URL
+    python -m patterns.workshop progress  ADMIN_URL [--once] [--every 5] [--idle 10]
+    python -m patterns.workshop reset     ADMIN_URL attendee-07
     python -m patterns.workshop teardown  ADMIN_URL
 
 ``provision`` creates one ACL user per attendee. User ``attendee-07`` may touch only keys
@@ -23,7 +25,12 @@ The fences hold only if nobody can walk round them: ``provision`` refuses a serv
 an enabled user (``default`` above all) needs no password, and every attendee may run EVAL,
 so the server must carry the October 2025 Lua fixes (CVE-2025-49844 and its siblings).
 
-Only users this module made are touched by ``status`` and ``teardown``: a name
+``progress`` is the host's board: attendees × exercises, from what each exercise's
+``check()`` recorded in the attendee's own namespace (``patterns.progress``), refreshed
+live on a terminal. ``reset`` clears one attendee's keys (their progress records kept),
+for a key space left in a state the attendee cannot recover from.
+
+Only users this module made are touched by ``status``, ``progress``, ``reset`` and ``teardown``: a name
 ``<prefix>-<number>`` whose key pattern is exactly ``~<name>:*``. Everything else on the
 server (the host's own users and keys) is left alone.
 """
@@ -35,6 +42,7 @@ import os
 import re
 import secrets
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -42,9 +50,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from . import _cli
-from .audit import scan_batches
+from . import _cli, keys, progress as _progress
+from .scan import scan_batches
 from .connection import connect, is_cluster, is_fake, mask_password, server_version
+from .namespace import reset
 from .errors import PatternError
 
 DEFAULT_PREFIX = "attendee"
@@ -324,6 +333,39 @@ def teardown(r: Any, prefix: str = DEFAULT_PREFIX, *, count: int = 500,
     return users, removed
 
 
+def board(r: Any, prefix: str = DEFAULT_PREFIX) -> _progress.Board:
+    """The progress board of every attendee this module made, read as the admin user."""
+    return _progress.read_board(r, list(find_attendees(r, prefix)))
+
+
+def board_reader(r: Any, prefix: str = DEFAULT_PREFIX, *, users_every: float = 60.0) -> Callable[[], _progress.Board]:
+    """``board(r)`` for a live view: the attendee list (an ACL GETUSER per user, the costliest part of
+    a read) is asked again only every ``users_every`` seconds; the records at every call."""
+    known: dict[str, Any] = {"at": -users_every, "names": []}
+
+    def read() -> _progress.Board:
+        if time.monotonic() - known["at"] >= users_every:
+            known["names"], known["at"] = list(find_attendees(r, prefix)), time.monotonic()
+        return _progress.read_board(r, known["names"])
+
+    return read
+
+
+def reset_attendee(r: Any, name: str, prefix: str = DEFAULT_PREFIX, *, count: int = 500) -> int:
+    """Remove attendee ``name``'s keys (not their progress records); how many. Their user stays."""
+    if name not in find_attendees(r, prefix):
+        raise PatternError(f"{name!r} is not an attendee of this workshop (users {prefix}-NN that provision made)")
+    view = connect_view(r, name)
+    return reset(view, count=count)
+
+
+def connect_view(r: Any, namespace: str) -> Any:
+    """``r``'s connections, with every key built under ``namespace`` (the admin acting for one attendee)."""
+    view = r.__class__(connection_pool=r.connection_pool)
+    keys.set_namespace(view, namespace)
+    return view
+
+
 def save_acl(r: Any) -> bool:
     """Persist the users with ACL SAVE where the server has an ACL file; False where it has none."""
     try:
@@ -377,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for command, what in (("provision", "create (or keep) one ACL user per attendee and print their URLs"),
                           ("status", "attendees, their keys and memory, who is connected"),
+                          ("progress", "who finished which exercise, who is stuck and on what, who is idle"),
+                          ("reset", "remove one attendee's keys (their progress records stay)"),
                           ("teardown", "remove every attendee's keys, then the users")):
         sub = commands.add_parser(command, help=what, description=what)
         sub.add_argument("url", help="the server, as an admin user: redis://default:PASSWORD@host:6379/0")
@@ -391,6 +435,13 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument(OPEN_USERS_FLAG, dest="allow_open_users", action="store_true",
                              help="provision even though a user (e.g. 'default') needs no password: anyone can "
                                   "then connect as that user and walk round every attendee's fence")
+        if command == "progress":
+            sub.add_argument("--once", action="store_true", help="print the board once (the default off a terminal)")
+            sub.add_argument("--every", type=float, default=5.0, help="seconds between refreshes on a terminal")
+            sub.add_argument("--idle", type=float, default=_progress.IDLE_SECONDS / 60,
+                             help="minutes without a check before an attendee is named as idle")
+        if command == "reset":
+            sub.add_argument("attendee", help="the attendee whose keys go, e.g. attendee-07")
         if command == "teardown":
             sub.add_argument("--count", type=int, default=500, help="keys per SCAN batch and per UNLINK")
     args = parser.parse_args(argv)
@@ -472,6 +523,27 @@ def _status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_command(args: argparse.Namespace) -> int:
+    r = admin_client(args.url)
+    if not sys.stdout.isatty() or args.once:  # a log or a pipe: one board, no screen control codes
+        print(board(r, args.prefix).table(idle_seconds=args.idle * 60))
+        return 0
+    read = board_reader(r, args.prefix)
+    try:
+        while True:
+            table = read().table(idle_seconds=args.idle * 60)
+            print("\x1b[H\x1b[2J" + table + f"\n\nrefreshed every {args.every:g} s; Ctrl-C to stop", flush=True)
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _reset_command(args: argparse.Namespace) -> int:
+    removed = reset_attendee(admin_client(args.url), args.attendee, args.prefix)
+    print(f"removed {removed:,} keys of {args.attendee}; their user, password and progress records stay")
+    return 0
+
+
 def _teardown_command(args: argparse.Namespace) -> int:
     r = admin_client(args.url)
     show = _cli.progress("unlinked {:,} keys…")
@@ -497,6 +569,8 @@ def _public_url(url: str, host: str | None) -> str:
 _commands: dict[str, Callable[[argparse.Namespace], int]] = {
     "provision": _provision_command,
     "status": _status_command,
+    "progress": _progress_command,
+    "reset": _reset_command,
     "teardown": _teardown_command,
 }
 

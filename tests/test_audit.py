@@ -11,7 +11,8 @@ import redis
 
 import patterns
 from patterns import Cache
-from patterns.audit import audit, prefix_of, scan_batches
+from patterns.audit import audit, prefix_of
+from patterns.scan import scan_batches
 from patterns.trace import trace
 from helpers import refusing_port
 

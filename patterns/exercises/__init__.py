@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import fakeredis
 
+from .. import progress
 from ..connection import fake_server
 
 
@@ -26,16 +27,24 @@ def fresh_client() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(server=fake_server(), decode_responses=True)
 
 
-def report(run: Callable[[], str]) -> None:
-    """Run a checker body and print one line: "✓ ..." or "not yet: ..."."""
+def report(run: Callable[[], str], exercise: str) -> None:
+    """Run a checker body and print one line: "✓ ..." or "not yet: ...".
+
+    In a workshop the line is also noted for the host's progress board (``patterns.progress``),
+    in the attendee's own namespace, after it is printed: the learner sees it first.
+    """
+    passed = False
     try:
-        print(f"✓ {run()}")
+        line = f"✓ {run()}"
+        passed = True
     except NotYet as problem:
-        print(f"not yet: {problem}")
+        line = f"not yet: {problem}"
     except NotImplementedError:
-        print("not yet: the function still raises NotImplementedError; replace the stub with your code")
+        line = "not yet: the function still raises NotImplementedError; replace the stub with your code"
     except Exception as error:  # the learner's bug: say what happened, don't crash the notebook
-        print(f"not yet: your function raised {type(error).__name__}: {error}")
+        line = f"not yet: your function raised {type(error).__name__}: {error}"
+    print(line)
+    progress.record(exercise, passed, line)
 
 
 def first_key_without_bounded_ttl(r: fakeredis.FakeRedis, longest: int) -> tuple[str, int] | None:

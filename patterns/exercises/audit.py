@@ -53,4 +53,4 @@ def _check_body(fn: Callable[[Any, str], list[str]]) -> str:
 
 def check(fn: Callable[[Any, str], list[str]]) -> None:
     """Check ``fn(r, match)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "audit")

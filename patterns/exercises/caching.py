@@ -280,6 +280,6 @@ def check(fn: Callable[[Any, list, Callable[[list], dict]], Any]) -> None:
     state = random.getstate()
     random.seed(1)
     try:
-        return report(lambda: _check_body(fn))
+        return report(lambda: _check_body(fn), "caching")
     finally:
         random.setstate(state)

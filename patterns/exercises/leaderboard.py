@@ -148,4 +148,4 @@ def _check_body(fn: Callable[[Any, str, str], int | None]) -> str:
 
 def check(fn: Callable[[Any, str, str], int | None]) -> None:
     """Check ``fn(r, key, member)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "leaderboard")

@@ -363,4 +363,4 @@ def check(acquire: Acquire, release: Release | None = None) -> None:
     if release is None:
         print("not yet: pass both functions to check: first acquire, then release")
         return
-    report(lambda: _check_body(acquire, release))
+    report(lambda: _check_body(acquire, release), "lock")

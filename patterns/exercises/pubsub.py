@@ -352,7 +352,7 @@ def _check_body(fn: Callable[[Any, Message], Any]) -> str:
 
 def check(fn: Callable[[Any, Message], Any]) -> None:
     """Check ``fn(r, message)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "pubsub")
 
 
 # -- the stretch: a stream consumer that survives a crash ---------------------------------------
@@ -452,4 +452,4 @@ def _paused_consumer_check(fn: Callable[[Any, str, str, str], Any], points: int)
 
 def check_stretch(fn: Callable[[Any, str, str, str], Any]) -> None:
     """Check ``fn(r, stream, group, consumer)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _stretch_body(fn))
+    report(lambda: _stretch_body(fn), "pubsub-stretch")

@@ -304,7 +304,7 @@ def _check_body(fn: Allow) -> str:
 
 def check(fn: Allow) -> None:
     """Check ``fn(r, user_id, now)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "ratelimit")
 
 
 # -- the stretch: the sliding window counter as a script of your own --------------------------------------
@@ -464,4 +464,4 @@ def _check_stretch_body(fn: Allow) -> str:
 
 def check_stretch(fn: Allow) -> None:
     """Check ``fn(r, user_id, now)``, a sliding window counter in a Lua script of your own; print one line."""
-    report(lambda: _check_stretch_body(fn))
+    report(lambda: _check_stretch_body(fn), "ratelimit-stretch")

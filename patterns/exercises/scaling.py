@@ -110,4 +110,4 @@ def _check_body(fn: Callable[[Any], tuple[str, str]]) -> str:
 
 def check(fn: Callable[[Any], tuple[str, str]]) -> None:
     """Check ``fn(user_id)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "scaling")

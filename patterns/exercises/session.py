@@ -188,4 +188,4 @@ def _check_body(fn: Callable[[Any, str, dict], str]) -> str:
 
 def check(fn: Callable[[Any, str, dict], str]) -> None:
     """Check ``fn(r, user_id, data)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "session")

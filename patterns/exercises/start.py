@@ -75,4 +75,4 @@ def _check_body(fn: Callable) -> str:
 
 def check(fn: Callable[[Any, list], Any]) -> None:
     """Check ``fn(r, user_ids)`` and print one line: what is wrong first, or that it passes."""
-    return report(lambda: _check_body(fn))
+    return report(lambda: _check_body(fn), "start")

@@ -308,4 +308,4 @@ def _check_body(fn: Callable) -> str:
 
 def check_stretch(fn: Callable[[Any, str, str, int], bool]) -> None:
     """Check ``fn(r, src, dst, amount)`` and print one line: what is wrong first, or that it passes."""
-    report(lambda: _check_body(fn))
+    report(lambda: _check_body(fn), "transfer-stretch")

@@ -167,4 +167,4 @@ def check(fn: Callable[..., Any]) -> None:
         return call_within(60, "idempotent did not return within 60 s: is something waiting for ever?",
                            asyncio.run, _scenario(fn, fake_server()))
 
-    report(body)
+    report(body, "webapp")

@@ -1,0 +1,260 @@
+"""Workshop progress: every exercise's ``check()`` notes how it went; the host reads it all at once.
+
+An attendee (a notebook run with ``WORKBOOK_NAMESPACE`` set, as ``patterns.workshop
+provision`` hands out) gets one small hash per exercise in their own namespace,
+``attendee-07:progress:{ratelimit}``: the outcome of the last try, the checker's line (what
+passed, or the first thing that is wrong), how many tries, and when. Writing it needs no
+rights beyond the attendee's own keys, and it expires after ``RECORD_SECONDS``.
+
+The host's board (``python -m patterns.workshop progress URL``, or ``ProgressBoard`` in a
+notebook) reads every attendee's hashes by name, in bounded pipelines (no KEYS, no walk of
+the key space: the names are known, one per attendee and exercise), and says
+who finished what, which exercise most attendees are stuck on with the message they share,
+and who has not run a check for ``IDLE_SECONDS``. Attendees cannot read each other's
+records: their ACL fences them into their own keys, and the board needs the admin user.
+
+Recording never gets in the learner's way: a server that cannot be reached costs one
+connect timeout, then recording pauses for ``RETRY_SECONDS``, and nothing is printed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import redis
+
+from . import keys
+from .connection import connect
+from .scripts import load_script
+
+log = logging.getLogger(__name__)
+
+_RECORD = load_script("progress_record")
+
+RECORD_SECONDS = 2 * 24 * 3600  # a workshop day and the day after, when the host looks back
+IDLE_SECONDS = 600  # no check run for this long: the board names the attendee
+RETRY_SECONDS = 60.0  # after a failed write, recording pauses this long
+MESSAGE_MAX = 300  # characters of the checker's line kept: a learner's exception can be long
+KIND = "progress"
+PASSED, NOT_YET = "passed", "not yet"
+
+
+class Exercise(NamedTuple):
+    id: str  # what check() records under
+    chapter: str  # the notebook it ends, "02_rate_limiting"
+    title: str  # how the board names it
+
+    @property
+    def column(self) -> str:
+        """The board's column heading: the chapter's number, with + for its stretch exercise."""
+        return self.chapter[:2] + ("+" if self.id.endswith("-stretch") else "")
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("start", "00_start_here", "00 start"),
+    Exercise("caching", "01_caching", "01 cache"),
+    Exercise("ratelimit", "02_rate_limiting", "02 limit"),
+    Exercise("ratelimit-stretch", "02_rate_limiting", "02 stretch"),
+    Exercise("leaderboard", "03_leaderboards", "03 board"),
+    Exercise("session", "04_sessions", "04 session"),
+    Exercise("pubsub", "05_pubsub", "05 pubsub"),
+    Exercise("pubsub-stretch", "05_pubsub", "05 stretch"),
+    Exercise("lock", "06_locking", "06 lock"),
+    Exercise("audit", "07_production_checklist", "07 audit"),
+    Exercise("transfer-stretch", "07_production_checklist", "07 stretch"),
+    Exercise("scaling", "08_scaling_out", "08 scaling"),
+    Exercise("webapp", "09_web_app", "09 web app"),
+)
+_IDS = {exercise.id for exercise in EXERCISES}
+
+
+# --- the attendee's side: check() records ------------------------------------------------------
+
+def record_to(r: Any, exercise: str, passed: bool, message: str) -> int:
+    """Note one try of ``exercise`` in ``r``'s namespace; the tries so far. One script call."""
+    if exercise not in _IDS:
+        raise ValueError(f"unknown exercise {exercise!r}; the exercises are {sorted(_IDS)}")
+    return int(_RECORD(r, [key_for(r, exercise)],
+                       [PASSED if passed else NOT_YET, message[:MESSAGE_MAX], RECORD_SECONDS]))
+
+
+def key_for(r: Any, exercise: str) -> str:
+    """The hash one exercise's tries are noted in, in ``r``'s namespace."""
+    return keys.key(r, KIND, exercise)
+
+
+_state = threading.Lock()
+_clients: dict[tuple[str, str], Any] = {}
+_paused_until = 0.0
+
+
+def record(exercise: str, passed: bool, message: str) -> None:
+    """What every checker calls after printing its line: noted for the host, when in a workshop.
+
+    Only with ``WORKBOOK_NAMESPACE`` set (an attendee): outside a workshop there is nobody to
+    tell, and the learner's key space stays as the chapter left it. Never raises, never prints.
+    """
+    global _paused_until
+    namespace = os.environ.get("WORKBOOK_NAMESPACE", "").strip()
+    if not namespace or time.monotonic() < _paused_until:
+        return
+    url = os.environ.get("REDIS_URL", "").strip()
+    try:
+        with _state:
+            r = _clients.get((url, namespace))
+            if r is None:
+                r = _clients[url, namespace] = connect(url or None, namespace=namespace)
+        record_to(r, exercise, passed, message)
+    except Exception as error:  # the learner's check must go on whatever the server does
+        _paused_until = time.monotonic() + RETRY_SECONDS
+        log.debug("progress of %s not recorded (%s); trying again in %.0f s", exercise, error, RETRY_SECONDS)
+
+
+# --- the host's side: the board ----------------------------------------------------------------
+
+@dataclass
+class Progress:
+    """One attendee's record of one exercise, as the board read it."""
+
+    outcome: str
+    message: str
+    tries: int
+    first: int  # server time of the first try, seconds
+    last: int  # of the last try
+    passed: int | None  # of the first pass: set once, kept when a later try fails
+
+    @property
+    def finished(self) -> bool:
+        return self.passed is not None
+
+
+@dataclass
+class Stuck:
+    """An exercise attendees have tried and not yet passed, with the message most of them see."""
+
+    exercise: Exercise
+    attendees: list[str]
+    message: str  # the line most of them got last
+    sharing: int  # how many of them got exactly that line
+
+
+@dataclass
+class Board:
+    """Everything the host's view shows, read at one moment of the server's clock."""
+
+    now: int  # the server's time when read, seconds
+    attendees: list[str]
+    records: dict[tuple[str, str], Progress] = field(default_factory=dict)  # (attendee, exercise id)
+
+    def progress(self, attendee: str, exercise: str) -> Progress | None:
+        return self.records.get((attendee, exercise))
+
+    def finished(self, attendee: str) -> list[str]:
+        """The exercises ``attendee`` has passed, in chapter order."""
+        return [e.id for e in EXERCISES if (p := self.progress(attendee, e.id)) and p.finished]
+
+    def stuck(self) -> list[Stuck]:
+        """Exercises tried and not passed, the most attendees first (ties in chapter order)."""
+        found = []
+        for exercise in EXERCISES:
+            records = [(name, p) for name in self.attendees
+                       if (p := self.progress(name, exercise.id)) and not p.finished]
+            if records:
+                message, sharing = Counter(p.message for _, p in records).most_common(1)[0]
+                found.append(Stuck(exercise, [name for name, _ in records], message, sharing))
+        return sorted(found, key=lambda s: -len(s.attendees))
+
+    def idle(self, seconds: float = IDLE_SECONDS) -> list[str]:
+        """Attendees with no check for ``seconds``, or none at all yet."""
+        return [name for name in self.attendees if self.last_seen(name) is None
+                or self.now - self.last_seen(name) >= seconds]  # type: ignore[operator]
+
+    def last_seen(self, attendee: str) -> int | None:
+        times = [p.last for (name, _), p in self.records.items() if name == attendee]
+        return max(times) if times else None
+
+    def table(self, *, idle_seconds: float = IDLE_SECONDS) -> str:
+        """Attendees × exercises as plain text, 80 columns wide for 30 attendees: ✓, ✗<tries>, or ·."""
+        width = max([8, *(len(name) for name in self.attendees)])
+        lines = [f"{'attendee':{width}}  " + " ".join(f"{e.column:>4}" for e in EXERCISES) + "   last check"]
+        for name in self.attendees:
+            cells = []
+            for exercise in EXERCISES:
+                p = self.progress(name, exercise.id)
+                cells.append(f"{_cell(p):>4}")
+            seen = self.last_seen(name)
+            ago = "never" if seen is None else f"{_ago(self.now - seen)} ago"
+            lines.append(f"{name:{width}}  " + " ".join(cells) + f"   {ago}")
+        done = Counter(e for name in self.attendees for e in self.finished(name))
+        lines.append(f"{'finished':{width}}  " + " ".join(f"{done[e.id]:>4}" for e in EXERCISES))
+        legend = "columns: chapters (+ is the chapter's stretch exercise); ✓ passed, ✗N N tries without a pass, · not tried"
+        return "\n".join([*lines, legend, "", *self.summary(idle_seconds)])
+
+    def summary(self, idle_seconds: float = IDLE_SECONDS) -> list[str]:
+        """Two lines: the exercise most attendees are stuck on (and their message), and who is idle."""
+        stuck = self.stuck()
+        if stuck:
+            top = stuck[0]
+            first = (f"most stuck: {top.exercise.title} ({len(top.attendees)} of {len(self.attendees)} "
+                     f"attendees); {top.sharing} of them {'sees' if top.sharing == 1 else 'see'}: {top.message}")
+        else:
+            first = "most stuck: nobody is stuck on an exercise"
+        quiet = self.idle(idle_seconds)
+        return [first, f"no check for {_ago(idle_seconds)}: {', '.join(quiet) if quiet else 'nobody'}"]
+
+
+def _cell(p: Progress | None) -> str:
+    if p is None:
+        return "·"
+    return "✓" if p.finished else f"✗{p.tries}"
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def read_board(r: Any, attendees: list[str], *, batch: int = 500) -> Board:
+    """The board for ``attendees`` (their namespaces), read as one user who may see them all.
+
+    ``attendees`` is who the host expects: the workshop's ACL users (``patterns.workshop.board``
+    passes them), so an attendee who has run nothing yet is on the board too. Each record's name
+    is known (an attendee and an exercise), so the board asks for exactly those: HGETALL in
+    pipelines of ``batch``, with no walk of the key space at all. Its cost grows with attendees
+    × exercises, never with the keys the labs leave behind.
+    """
+    board = Board(int(r.time()[0]), sorted(set(attendees), key=_attendee_order))
+    wanted = [(name, exercise.id) for name in board.attendees for exercise in EXERCISES]
+    for start in range(0, len(wanted), batch):
+        part = wanted[start:start + batch]
+        pipe = r.pipeline(transaction=False)
+        for name, exercise in part:
+            pipe.hgetall(keys.key_in(name, KIND, exercise))
+        for found, fields in zip(part, pipe.execute(raise_on_error=False)):
+            if isinstance(fields, redis.exceptions.NoPermissionError):
+                raise fields  # a user who may not read them all (an attendee): not a board with gaps
+            if isinstance(fields, dict) and fields:  # an error here is a key of another type: no record
+                board.records[found] = _progress(fields)
+    return board
+
+
+def _progress(fields: dict[str, str]) -> Progress:
+    def number(name: str) -> int:
+        try:
+            return int(fields.get(name) or 0)
+        except ValueError:
+            return 0
+
+    return Progress(fields.get("outcome", NOT_YET), fields.get("message", ""), number("tries"),
+                    number("first"), number("last"), number("passed") or None)
+
+
+def _attendee_order(name: str) -> tuple[int, str]:
+    number = name.rsplit("-", 1)[-1]
+    return (int(number) if number.isdigit() else 0, name)
+
