@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test notebooks solutions bench clean
+.PHONY: lab test notebooks solutions bench site clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/_run.py
 
+## site: the static website of the workbook in site/ (Sphinx + myst-nb, from the committed notebooks; runs no code)
+site: $(STAMP)
+	$(PY) scripts/build_site.py --out site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) site .pytest_cache .hypothesis *.egg-info
 
 ## solutions: rebuild the trainers' solutions notebooks (solutions/NN_*.ipynb) from solutions/*.py
 solutions: $(STAMP)

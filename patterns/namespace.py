@@ -23,7 +23,7 @@ from . import keys
 from .scan import scan_batches
 from .connection import describe, is_fake
 from .errors import PatternError
-from .progress import KIND as PROGRESS
+from .progress import EXERCISES, key_for
 
 HOST_COMMAND = "python -m patterns.workshop reset ADMIN_URL {namespace}"
 
@@ -35,11 +35,11 @@ def reset(r: Any, *, keep_progress: bool = True, count: int = 500) -> int:
         raise PatternError(f"reset needs a namespace on a real server ({describe(r)}): without one it would "
                            "remove every key there, anyone's; connect with namespace=... (or WORKBOOK_NAMESPACE)")
     prefix = f"{namespace}:" if namespace else ""
-    kept = f"{prefix}{PROGRESS}:" if keep_progress else None
+    kept = {key_for(r, exercise.id) for exercise in EXERCISES} if keep_progress else set()
     removed = 0
     try:
         for names in scan_batches(r, keys.pattern(r), count, once=True):
-            mine = [name for name in names if name.startswith(prefix) and not (kept and name.startswith(kept))]
+            mine = [name for name in names if name.startswith(prefix) and name not in kept]
             if mine:
                 removed += int(r.unlink(*mine))  # on a cluster, redis-py sends one UNLINK per slot
     except redis.exceptions.NoPermissionError:

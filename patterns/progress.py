@@ -13,32 +13,41 @@ who finished what, which exercise most attendees are stuck on with the message t
 and who has not run a check for ``IDLE_SECONDS``. Attendees cannot read each other's
 records: their ACL fences them into their own keys, and the board needs the admin user.
 
-Recording never gets in the learner's way: a server that cannot be reached costs one
-connect timeout, then recording pauses for ``RETRY_SECONDS``, and nothing is printed.
+Recording never gets in the learner's way: a server that cannot be reached costs at most one
+connect timeout (2 s) the first time, a frozen one ``RECORD_TIMEOUT``; then recording pauses for
+``RETRY_SECONDS``, and nothing is printed.
+
+The board shows what attendees' notebooks wrote, and an attendee may write their own records by
+hand: it is a teaching aid, not an exam. So it never trusts them further than its display: only
+the known fields are read, the message is cut on the server (``progress_read.lua``), control
+characters (a terminal's escape codes, a newline that would fake a row) are shown as spaces, and
+times are held between 0 and the server's now.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import redis
 
 from . import keys
-from .connection import connect
+from .connection import connect, with_timeout
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
 
 _RECORD = load_script("progress_record")
+_READ = load_script("progress_read")
 
 RECORD_SECONDS = 2 * 24 * 3600  # a workshop day and the day after, when the host looks back
 IDLE_SECONDS = 600  # no check run for this long: the board names the attendee
 RETRY_SECONDS = 60.0  # after a failed write, recording pauses this long
+RECORD_TIMEOUT = 1.0  # seconds a record may wait for the server: a frozen one must not hold up check()
 MESSAGE_MAX = 300  # characters of the checker's line kept: a learner's exception can be long
 KIND = "progress"
 PASSED, NOT_YET = "passed", "not yet"
@@ -80,12 +89,27 @@ def record_to(r: Any, exercise: str, passed: bool, message: str) -> int:
     if exercise not in _IDS:
         raise ValueError(f"unknown exercise {exercise!r}; the exercises are {sorted(_IDS)}")
     return int(_RECORD(r, [key_for(r, exercise)],
-                       [PASSED if passed else NOT_YET, message[:MESSAGE_MAX], RECORD_SECONDS]))
+                       [PASSED if passed else NOT_YET, shown(message)[:MESSAGE_MAX], RECORD_SECONDS]))
 
 
 def key_for(r: Any, exercise: str) -> str:
     """The hash one exercise's tries are noted in, in ``r``'s namespace."""
     return keys.key(r, KIND, exercise)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print on the host's terminal or widget: one line, no control characters.
+
+    Bytes that were not UTF-8 (read back as surrogates) and lone surrogates become U+FFFD.
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # the bytes as the server holds them
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        raw = text.encode("utf-8", "surrogatepass")
+    return _CONTROL.sub(" ", raw.decode("utf-8", "replace"))
 
 
 _state = threading.Lock()
@@ -100,7 +124,9 @@ def record(exercise: str, passed: bool, message: str) -> None:
     tell, and the learner's key space stays as the chapter left it. Never raises, never prints.
     """
     global _paused_until
-    namespace = os.environ.get("WORKBOOK_NAMESPACE", "").strip()
+    # The attendee is the namespace's first part (a lab may nest one, attendee-07:proof): the board
+    # reads the attendee's own records, and the ACL fences the attendee by that first part.
+    namespace = os.environ.get("WORKBOOK_NAMESPACE", "").strip().split(":")[0]
     if not namespace or time.monotonic() < _paused_until:
         return
     url = os.environ.get("REDIS_URL", "").strip()
@@ -108,7 +134,7 @@ def record(exercise: str, passed: bool, message: str) -> None:
         with _state:
             r = _clients.get((url, namespace))
             if r is None:
-                r = _clients[url, namespace] = connect(url or None, namespace=namespace)
+                r = _clients[url, namespace] = with_timeout(connect(url or None, namespace=namespace), RECORD_TIMEOUT)
         record_to(r, exercise, passed, message)
     except Exception as error:  # the learner's check must go on whatever the server does
         _paused_until = time.monotonic() + RETRY_SECONDS
@@ -179,7 +205,7 @@ class Board:
         return max(times) if times else None
 
     def table(self, *, idle_seconds: float = IDLE_SECONDS) -> str:
-        """Attendees × exercises as plain text, 80 columns wide for 30 attendees: ✓, ✗<tries>, or ·."""
+        """Attendees × exercises as plain text (about 90 columns): ✓ passed, ✗<tries> not yet, · not tried."""
         width = max([8, *(len(name) for name in self.attendees)])
         lines = [f"{'attendee':{width}}  " + " ".join(f"{e.column:>4}" for e in EXERCISES) + "   last check"]
         for name in self.attendees:
@@ -232,26 +258,29 @@ def read_board(r: Any, attendees: list[str], *, batch: int = 500) -> Board:
     wanted = [(name, exercise.id) for name in board.attendees for exercise in EXERCISES]
     for start in range(0, len(wanted), batch):
         part = wanted[start:start + batch]
-        pipe = r.pipeline(transaction=False)
-        for name, exercise in part:
-            pipe.hgetall(keys.key_in(name, KIND, exercise))
-        for found, fields in zip(part, pipe.execute(raise_on_error=False)):
-            if isinstance(fields, redis.exceptions.NoPermissionError):
-                raise fields  # a user who may not read them all (an attendee): not a board with gaps
-            if isinstance(fields, dict) and fields:  # an error here is a key of another type: no record
-                board.records[found] = _progress(fields)
+        replies = _READ(r, [keys.key_in(name, KIND, exercise) for name, exercise in part], [MESSAGE_MAX * 4])
+        for found, fields in zip(part, replies):
+            if isinstance(fields, list):
+                board.records[found] = _progress(fields, board.now)
     return board
 
 
-def _progress(fields: dict[str, str]) -> Progress:
-    def number(name: str) -> int:
+def _progress(fields: list[str | None], now: int) -> Progress:
+    """A record as the script read it: six fields, any of them None, every value the attendee's to write."""
+    outcome, message, tries, first, last, passed = fields
+
+    def moment(value: str | None) -> int:  # held to [0, now]: a "future" try must not hide an idle attendee
         try:
-            return int(fields.get(name) or 0)
+            return min(max(int(value or 0), 0), now)
         except ValueError:
             return 0
 
-    return Progress(fields.get("outcome", NOT_YET), fields.get("message", ""), number("tries"),
-                    number("first"), number("last"), number("passed") or None)
+    try:
+        count = max(int(tries or 0), 0)
+    except ValueError:
+        count = 0
+    return Progress(PASSED if outcome == PASSED else NOT_YET, shown(message or "")[:MESSAGE_MAX], count,
+                    moment(first), moment(last), moment(passed) if passed else None)
 
 
 def _attendee_order(name: str) -> tuple[int, str]:

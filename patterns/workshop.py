@@ -156,8 +156,14 @@ def attendee_url(public_url: str, name: str, password: str) -> str:
 
 
 def admin_client(url: str) -> Any:
-    """A client for the admin URL, after checking the server can host a workshop at all."""
-    r = connect(url, namespace="")
+    """A client for the admin URL, after checking the server can host a workshop at all.
+
+    It reads what attendees wrote (key names, progress records), which need not be UTF-8: bytes
+    that are not come back as surrogates (``surrogateescape``) and go out again as the same bytes,
+    so a key named ``attendee-07:\xff`` is counted, reset and torn down like any other, instead
+    of stopping the host's command with a UnicodeDecodeError.
+    """
+    r = _tolerant(connect(url, namespace=""))
     if is_fake(r):
         raise PatternError("a workshop needs a real Redis server: give its URL, e.g. redis://default:PW@host:6379/0")
     if is_cluster(r):
@@ -181,6 +187,14 @@ def admin_client(url: str) -> Any:
                                "server older than 6.0); workshop mode needs ACL users") from None
         raise
     return r
+
+
+def _tolerant(r: Any) -> Any:
+    if is_fake(r) or is_cluster(r):  # refused by admin_client next, with the reason
+        return r
+    pool = r.connection_pool
+    kwargs = {**pool.connection_kwargs, "encoding_errors": "surrogateescape"}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 def find_attendees(r: Any, prefix: str = DEFAULT_PREFIX) -> dict[str, bool]:
@@ -437,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "then connect as that user and walk round every attendee's fence")
         if command == "progress":
             sub.add_argument("--once", action="store_true", help="print the board once (the default off a terminal)")
-            sub.add_argument("--every", type=float, default=5.0, help="seconds between refreshes on a terminal")
+            sub.add_argument("--every", type=_at_least_one_second, default=5.0,
+                             help="seconds between refreshes on a terminal (1 or more)")
             sub.add_argument("--idle", type=float, default=_progress.IDLE_SECONDS / 60,
                              help="minutes without a check before an attendee is named as idle")
         if command == "reset":
@@ -531,8 +546,11 @@ def _progress_command(args: argparse.Namespace) -> int:
     read = board_reader(r, args.prefix)
     try:
         while True:
-            table = read().table(idle_seconds=args.idle * 60)
-            print("\x1b[H\x1b[2J" + table + f"\n\nrefreshed every {args.every:g} s; Ctrl-C to stop", flush=True)
+            try:
+                shown = read().table(idle_seconds=args.idle * 60)
+            except (redis.RedisError, OSError) as error:  # a server restarting or frozen: say so, try again
+                shown = f"could not read the board ({error}); trying again in {args.every:g} s"
+            print("\x1b[H\x1b[2J" + shown + f"\n\nrefreshed every {args.every:g} s; Ctrl-C to stop", flush=True)
             time.sleep(args.every)
     except KeyboardInterrupt:
         return 0
@@ -555,6 +573,17 @@ def _teardown_command(args: argparse.Namespace) -> int:
         print(f"warning: user {name!r} is named like an attendee but its key patterns were changed, so it was "
               f"left alone; if it is one, remove it yourself: ACL DELUSER {name}", file=sys.stderr)
     return 0
+
+
+def _at_least_one_second(text: str) -> float:
+    """--every: a refresh reads every record, so not more often than once a second."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds >= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} s: refresh at most once a second (1 or more)")
+    return seconds
 
 
 def _public_url(url: str, host: str | None) -> str:

@@ -1,6 +1,7 @@
 """How long each section of each chapter takes an attendee: the estimate docs/facilitator.md uses.
 
     python scripts/section_times.py [notebooks/02_rate_limiting.ipynb ...]
+    python scripts/section_times.py --markdown     (the lines docs/facilitator.md holds; a test compares)
 
 An estimate from the committed notebooks, not a stopwatch: a section's prose at 130 words a
 minute (technical text read with care), half a minute per code cell (read it, run it, look at what
@@ -40,7 +41,20 @@ def sections(path: Path) -> list[tuple[str, float]]:
             if words or cells]
 
 
+def markdown() -> str:
+    """One line per chapter, as docs/facilitator.md shows them between its section-times marks."""
+    lines = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        parts = sections(path)
+        shown = " · ".join(f"{heading} {max(1, round(minutes))}" for heading, minutes in parts)
+        lines.append(f"- **{path.stem}**, about {round(sum(m for _, m in parts))} min: {shown}")
+    return "\n".join(lines)
+
+
 def main(paths: list[str]) -> None:
+    if paths == ["--markdown"]:
+        print(markdown())
+        return
     chosen = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in chosen:
         parts = sections(path)

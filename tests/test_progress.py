@@ -11,17 +11,22 @@ import io
 import subprocess
 import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
+import redis
 
 import patterns
-from patterns import connection, progress, workshop
+from patterns import connection, progress, trace, workshop
 from patterns.errors import PatternError
 from patterns.exercises import leaderboard as leaderboard_exercise
 from patterns.exercises import start as start_exercise
 from solutions.leaderboard import rank_of
 from solutions.start import load_profiles
 from test_workshop import admin_url, host, refused, server  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def stub(*args):
@@ -233,6 +238,155 @@ def test_the_command_line_prints_the_board_and_resets_an_attendee(room, host, ad
     assert host.get("attendee-02:k") is None
 
 
+def test_a_rehearsal_in_the_host_notebook_never_writes_to_the_server_in_redis_url(tmp_path):
+    """A host who started the lab with REDIS_URL set to the workshop server, and opened the notebook
+    without HOST_URL, once had its pretend attendees write records for the real attendee-01..03 and
+    reset attendee-02's keys there."""
+    import nbformat
+
+    from patterns.sandbox import LocalServer
+    from run_notebooks import execute
+
+    with LocalServer() as real:
+        bystander = redis.Redis(port=real.port)
+        bystander.set("attendee-02:cache:{product-1}", "a real attendee's key")
+        path = ROOT / "notebooks" / "host_board.ipynb"
+        execute(nbformat.read(path, as_version=4), path, REDIS_URL=real.url)
+        assert bystander.keys("*") == [b"attendee-02:cache:{product-1}"]
+        bystander.close()
+
+
+def test_bytes_that_are_not_utf8_in_a_record_or_a_key_name_stop_no_host_command(room, host, admin_url):  # noqa: F811
+    made, _ = room
+    raw = redis.Redis.from_url(admin_url)
+    raw.hset("attendee-01:progress:{start}", mapping={"outcome": b"not yet", "message": b"bad \xff byte",
+                                                      "tries": 1, "first": 1, "last": 1})
+    raw.set(b"attendee-02:\xff", b"a key whose name is not UTF-8")
+    table = workshop.board(host).table()
+    assert "bad \ufffd byte" in table
+    assert workshop.status(host).attendees[1].keys == 1
+    assert workshop.reset_attendee(host, "attendee-02") == 1
+    raw.set(b"attendee-03:\xff", b"again")
+    users, removed = workshop.teardown(host)
+    assert (len(users), removed) == (3, 2)  # the record of attendee-01 and 03's key
+    assert raw.exists(b"attendee-03:\xff") == 0
+    raw.close()
+
+
+def test_what_an_attendee_writes_cannot_reach_the_hosts_terminal_or_hide_them_from_the_idle_list(room, host):  # noqa: F811
+    made, _ = room
+    host.hset("attendee-01:progress:{start}", mapping={
+        "outcome": "not yet", "message": "\x1b[2J\x07oops\nattendee-09 ✓ ✓ ✓", "tries": 1, "first": 1,
+        "last": 99_999_999_999})
+    board = workshop.board(host)
+    table = board.table()
+    assert not any(ord(c) < 32 and c != "\n" or 127 <= ord(c) < 160 for c in table)
+    assert not any(line.startswith("attendee-09") for line in table.splitlines())
+    assert board.progress("attendee-01", "start").last == board.now  # a "future" try is now at the latest
+    assert "attendee-01" in board.idle(seconds=0)
+
+
+def test_a_huge_record_costs_the_board_no_more_than_a_normal_one(room, host):  # noqa: F811
+    made, _ = room
+    host.hset("attendee-01:progress:{start}", mapping={"outcome": "not yet", "message": "x" * 5_000_000, "tries": 1,
+                                                       **{f"extra{n}": n for n in range(20_000)}})
+    with trace(host) as sent:
+        board = workshop.board(host)
+    assert len(board.progress("attendee-01", "start").message) == progress.MESSAGE_MAX
+    assert len(board.table()) < 10_000
+    assert sent.names.count("EVALSHA") == 1
+
+
+@pytest.mark.parametrize("every", ["0", "-1", "nan", "0.5"])
+def test_the_live_board_refreshes_at_most_once_a_second(every, host, admin_url):  # noqa: F811
+    shown = subprocess.run([sys.executable, "-m", "patterns.workshop", "progress", admin_url, "--every", every],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 2
+    assert "--every" in shown.stderr and "once a second" in shown.stderr or "is not a number" in shown.stderr
+
+
+def test_the_live_board_on_a_terminal_says_when_the_server_stops_answering_and_goes_on(admin_url, host):  # noqa: F811
+    """A server frozen for longer than the socket timeout once ended the live board for good."""
+    import os
+    import pty
+    import select
+    import signal
+
+    workshop.provision(host, 1)
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the host's command, on a terminal
+        os.execv(sys.executable, [sys.executable, "-m", "patterns.workshop", "progress", admin_url, "--every", "1"])
+    seen = b""
+
+    def read_until(text: bytes, seconds: float = 60) -> bool:
+        nonlocal seen
+        import time as clock
+
+        deadline = clock.monotonic() + seconds
+        while text not in seen and clock.monotonic() < deadline:
+            ready, _, _ = select.select([terminal], [], [], 1)
+            if ready:
+                try:
+                    seen += os.read(terminal, 65536)
+                except OSError:
+                    break
+        return text in seen
+
+    try:
+        assert read_until(b"refreshed every 1 s")
+        host.execute_command("CLIENT", "PAUSE", 7000, "ALL")  # longer than the 5 s socket timeout
+        assert read_until(b"could not read the board")
+        host.execute_command("CLIENT", "UNPAUSE")
+        seen = b""
+        assert read_until(b"attendee-01")  # it went on
+    finally:
+        os.kill(pid, signal.SIGINT)
+        _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_frozen_server_holds_up_a_check_for_about_a_second_not_the_socket_timeout(room, host, admin_url):  # noqa: F811
+    import time as clock
+
+    made, as_attendee = room
+    as_attendee("attendee-01")
+    checked(start_exercise.check, stub)  # connected, as in a session
+    host.execute_command("CLIENT", "PAUSE", 8000, "WRITE")
+    try:
+        started = clock.monotonic()
+        checked(start_exercise.check, stub)
+        took = clock.monotonic() - started
+    finally:
+        host.execute_command("CLIENT", "UNPAUSE")
+    assert took < connection.SOCKET_TIMEOUT - 1, f"the check waited {took:.1f} s for its record"
+    assert progress._paused_until > 0
+
+
+def test_a_nested_namespace_records_under_the_attendee(room, host):  # noqa: F811
+    made, as_attendee = room
+    as_attendee("attendee-01")
+    import os
+
+    os.environ["WORKBOOK_NAMESPACE"] = "attendee-01:proof"
+    checked(start_exercise.check, stub)
+    assert workshop.board(host).progress("attendee-01", "start").tries == 1
+
+
+def test_a_learners_own_key_named_like_progress_goes_with_the_reset(embedded):
+    r = patterns.connect(namespace="alice")
+    progress.record_to(r, "start", True, "✓")
+    r.set("alice:progress:notes", "my own key")
+    assert patterns.reset(r) == 1
+    assert r.exists("alice:progress:{start}") and not r.exists("alice:progress:notes")
+
+
+def test_a_message_with_a_lone_surrogate_is_still_recorded(embedded):
+    r = patterns.connect(namespace="alice")
+    assert progress.record_to(r, "start", False, "not yet: \ud800 broke it") == 1
+    assert "\ufffd" in r.hget("alice:progress:{start}", "message")
+
+
 def test_the_board_shows_no_password(room, host, admin_url):  # noqa: F811
     made, _ = room
     table = workshop.board(host).table()
@@ -251,11 +405,11 @@ def test_the_board_widget_shows_each_cell_with_its_message_and_refreshes_live_un
 
     def read():
         reads.append(1)
-        if len(reads) >= 3:
+        if len(reads) >= 2:
             enough.set()
         return progress.read_board(admin, ["attendee-01", "attendee-02"])
 
-    board = ProgressBoard(read, every=0.05)
+    board = ProgressBoard(read, every=1)
     board.refresh()
     assert "title='not yet: the 6th request in 10 s was allowed'" in board.grid.value
     assert board.grid.value.count("<tr>") == 3  # the heading and two attendees
@@ -263,18 +417,60 @@ def test_the_board_widget_shows_each_cell_with_its_message_and_refreshes_live_un
     board.live.value = True
     assert enough.wait(30)
     board.live.value = False
-    assert not board._thread.is_alive()  # joined: no read can follow the stop
+    board._thread.join(30)
+    assert not board._thread.is_alive()
 
 
 def test_the_board_asks_for_each_record_by_name_and_never_walks_the_key_space(room, host):  # noqa: F811
-    from patterns import trace
-
     made, as_attendee = room
     as_attendee("attendee-01")
     checked(start_exercise.check, stub)
     host.set("attendee-01:progress:{caching}", "a string where a record would be")
     with trace(host) as sent:
         board = workshop.board(host)
-    assert not {"SCAN", "KEYS"} & set(sent.names)
-    assert sent.names.count("HGETALL") == 3 * len(progress.EXERCISES)
+    assert not {"SCAN", "KEYS", "HGETALL"} & set(sent.names)
+    assert sent.names.count("EVALSHA") == 1  # every record of the room, in one script call
     assert list(board.records) == [("attendee-01", "start")]  # the string is no record, and no error
+
+
+def test_switching_live_off_never_waits_for_a_slow_read_and_off_then_on_runs_one_thread(embedded):
+    import threading
+
+    from patterns.widgets.progress import ProgressBoard
+
+    admin = patterns.connect(namespace="")
+    release, reading, running, most = threading.Event(), threading.Event(), [0], [0]
+
+    def slow_read():
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        reading.set()
+        release.wait(30)
+        running[0] -= 1
+        return progress.read_board(admin, ["attendee-01"])
+
+    board = ProgressBoard(slow_read, every=1)
+    board.live.value = True
+    assert reading.wait(30)
+    first = board._thread
+    board.live.value = False  # returns at once, though a read is in progress
+    board.live.value = True
+    assert first.is_alive() and board._thread is not first
+    release.set()
+    first.join(30)
+    assert not first.is_alive()  # the old thread ended after its read: no second reader stays
+    board.live.value = False
+    board._thread.join(30)
+    assert most[0] <= 2 and running[0] == 0
+
+
+def test_a_new_board_switches_the_old_ones_live_refresh_off(embedded):
+    from patterns.widgets.progress import ProgressBoard
+
+    admin = patterns.connect(namespace="")
+    old = ProgressBoard(lambda: progress.read_board(admin, []), every=1)
+    old.live.value = True
+    ProgressBoard(lambda: progress.read_board(admin, []), every=1)  # the cell, run again
+    assert old.live.value is False
+    old._thread.join(30)
+    assert not old._thread.is_alive()

@@ -3,11 +3,16 @@
 It shows what ``patterns.progress.read_board`` reads, refreshed by the button or, with
 ``live`` on, every ``every`` seconds from a background thread (the kernel stays free for
 other cells). Driven from code too: ``board.refresh()``, ``board.live.value = True``.
+
+One board refreshes live at a time: a new board (the cell run again) switches the others
+off, since their outputs are gone and nobody could switch them off any more. Switching live
+off never waits for a read in progress: that read finishes in the background and is the last.
 """
 from __future__ import annotations
 
 import html
 import threading
+import weakref
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -18,9 +23,16 @@ _COLOURS = {"passed": "#c8e6c9", "not yet": "#ffe0b2", None: "#f5f5f5"}
 
 
 class ProgressBoard:
-    """``read()`` gives a Board (``lambda: patterns.workshop.board(admin)`` on a workshop server)."""
+    """``read()`` gives a Board (``patterns.workshop.board_reader(admin)`` on a workshop server)."""
+
+    _boards: "weakref.WeakSet[ProgressBoard]" = weakref.WeakSet()
 
     def __init__(self, read: Callable[[], Board], *, every: float = 5.0, idle_seconds: float = IDLE_SECONDS) -> None:
+        if every < 1:
+            raise ValueError(f"every={every}: a refresh reads every record, so at most once a second")
+        for other in list(self._boards):
+            other.live.value = False
+        self._boards.add(self)
         self.read = read
         self.every = every
         self.idle_seconds = idle_seconds
@@ -43,22 +55,19 @@ class ProgressBoard:
         return board
 
     def _live_changed(self, change: dict) -> None:
+        self._stop.set()  # the thread running now, if any, ends after its current read
         if change["new"]:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="progress-board", daemon=True)
+            self._stop = stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(stop,), name="progress-board", daemon=True)
             self._thread.start()
-        else:
-            self._stop.set()
-            if self._thread is not None:
-                self._thread.join(self.every + 5)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 self.refresh()
             except Exception as error:  # a server that went away: say so on the board, try again later
                 self.summary.value = f"<b>could not read the board:</b> {html.escape(str(error))}"
-            self._stop.wait(self.every)
+            stop.wait(self.every)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = self.view._repr_mimebundle_(**kwargs)
