@@ -474,3 +474,33 @@ def test_a_new_board_switches_the_old_ones_live_refresh_off(embedded):
     assert old.live.value is False
     old._thread.join(30)
     assert not old._thread.is_alive()
+
+
+CHECKERS = {"start": "start.check", "caching": "caching.check", "ratelimit": "ratelimit.check",
+            "ratelimit-stretch": "ratelimit.check_stretch", "leaderboard": "leaderboard.check",
+            "session": "session.check", "pubsub": "pubsub.check", "pubsub-stretch": "pubsub.check_stretch",
+            "lock": "lock.check", "audit": "audit.check", "transfer-stretch": "transfer.check_stretch",
+            "scaling": "scaling.check", "webapp": "webapp.check"}
+
+
+def test_every_exercise_of_every_chapter_records_under_its_own_name(embedded, monkeypatch):
+    """A checker that reported under a name the board does not know would record nothing, silently."""
+    import importlib
+
+    assert sorted(CHECKERS) == sorted(e.id for e in progress.EXERCISES)
+    monkeypatch.setattr(progress, "_clients", {})
+    monkeypatch.setattr(progress, "_paused_until", 0.0)
+    monkeypatch.setenv("WORKBOOK_NAMESPACE", "attendee-01")
+
+    async def async_stub(*args):
+        raise NotImplementedError
+
+    for exercise, where in CHECKERS.items():
+        module, name = where.split(".")
+        check = getattr(importlib.import_module(f"patterns.exercises.{module}"), name)
+        checked(check, async_stub if exercise == "webapp" else stub)
+        assert progress._paused_until == 0.0, f"{where} recorded under a name the board does not know"
+    board = progress.read_board(patterns.connect(namespace=""), ["attendee-01"])
+    assert sorted(exercise for _, exercise in board.records) == sorted(CHECKERS)
+    notebooks = {e.chapter for e in progress.EXERCISES}
+    assert notebooks == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}

@@ -360,7 +360,9 @@ def check(acquire: Acquire, release: Release | None = None) -> None:
     """
     if release is None and callable(getattr(acquire, "release", None)):
         acquire, release = acquire.acquire, acquire.release
-    if release is None:
-        print("not yet: pass both functions to check: first acquire, then release")
-        return
-    report(lambda: _check_body(acquire, release), "lock")
+    def body() -> str:
+        if release is None:
+            raise NotYet("pass both functions to check: first acquire, then release")
+        return _check_body(acquire, release)
+
+    report(body, "lock")
