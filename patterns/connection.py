@@ -444,6 +444,33 @@ def with_timeout(r: Any, seconds: float) -> Any:
     return client
 
 
+_tolerant_pools: "weakref.WeakKeyDictionary[Any, redis.ConnectionPool]" = weakref.WeakKeyDictionary()
+
+
+def tolerant(r: Any) -> Any:
+    """A client of ``r``'s server whose replies may hold bytes that are not UTF-8.
+
+    For tools that read what others wrote (the workshop host reads attendees' key names and
+    progress records): with ``decode_responses`` such bytes raise UnicodeDecodeError and stop the
+    whole command. Here they come back as surrogates (``surrogateescape``) and go out again as the
+    same bytes, so such a key can still be counted or removed. One pool per original pool, made
+    once, with its settings (TLS, user, retries, size); fakeredis and cluster clients are
+    returned as they are.
+    """
+    pool = getattr(r, "connection_pool", None)
+    if is_fake(r) or is_cluster(r) or pool is None or pool.connection_kwargs.get("encoding_errors") == "surrogateescape":
+        return r
+    with _lock:
+        quick = _tolerant_pools.get(pool)
+        if quick is None:
+            kwargs = {**pool.connection_kwargs, "encoding_errors": "surrogateescape"}
+            quick = _tolerant_pools[pool] = pool.__class__(connection_class=pool.connection_class,
+                                                           max_connections=pool.max_connections, **kwargs)
+    client = redis.Redis(connection_pool=quick)
+    keys.set_namespace(client, keys.namespace_of(r) or None)
+    return client
+
+
 def mask_password(url: str) -> str:
     """The URL with every password in it replaced by ``***``, safe to print or log.
 

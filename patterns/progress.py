@@ -7,7 +7,7 @@ passed, or the first thing that is wrong), how many tries, and when. Writing it 
 rights beyond the attendee's own keys, and it expires after ``RECORD_SECONDS``.
 
 The host's board (``python -m patterns.workshop progress URL``, or ``ProgressBoard`` in a
-notebook) reads every attendee's hashes by name, in bounded pipelines (no KEYS, no walk of
+notebook) reads every attendee's hashes by name, 500 per script call (no KEYS, no walk of
 the key space: the names are known, one per attendee and exercise), and says
 who finished what, which exercise most attendees are stuck on with the message they share,
 and who has not run a check for ``IDLE_SECONDS``. Attendees cannot read each other's
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
+import unicodedata
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 
 from . import keys
-from .connection import connect, with_timeout
+from .connection import connect, tolerant, with_timeout
 from .scripts import load_script
 
 log = logging.getLogger(__name__)
@@ -97,19 +97,24 @@ def key_for(r: Any, exercise: str) -> str:
     return keys.key(r, KIND, exercise)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp")  # control and format characters, line and paragraph separators
 
 
 def shown(text: str) -> str:
-    """``text`` safe to print on the host's terminal or widget: one line, no control characters.
+    """``text`` safe to print on the host's terminal or widget: one line, nothing invisible.
 
-    Bytes that were not UTF-8 (read back as surrogates) and lone surrogates become U+FFFD.
+    Control characters (escape codes), format characters (a right-to-left override that would
+    reorder the line on screen, zero-width spaces) and line separators become spaces. Bytes that
+    were not UTF-8 (read back as surrogates) and lone surrogates become U+FFFD.
     """
     try:
         raw = text.encode("utf-8", "surrogateescape")  # the bytes as the server holds them
     except UnicodeEncodeError:  # a lone surrogate that stands for no byte
         raw = text.encode("utf-8", "surrogatepass")
-    return _CONTROL.sub(" ", raw.decode("utf-8", "replace"))
+    text = raw.decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(" " if unicodedata.category(c) in _HIDDEN else c for c in text)
 
 
 _state = threading.Lock()
@@ -250,15 +255,17 @@ def read_board(r: Any, attendees: list[str], *, batch: int = 500) -> Board:
 
     ``attendees`` is who the host expects: the workshop's ACL users (``patterns.workshop.board``
     passes them), so an attendee who has run nothing yet is on the board too. Each record's name
-    is known (an attendee and an exercise), so the board asks for exactly those: HGETALL in
-    pipelines of ``batch``, with no walk of the key space at all. Its cost grows with attendees
-    × exercises, never with the keys the labs leave behind.
+    is known (an attendee and an exercise), so the board asks for exactly those, ``batch`` per
+    call of ``progress_read.lua``, with no walk of the key space at all. Its cost grows with
+    attendees × exercises, never with the keys the labs leave behind. A user who may not read
+    them all (an attendee) gets the server's NOPERM error.
     """
-    board = Board(int(r.time()[0]), sorted(set(attendees), key=_attendee_order))
+    readable = tolerant(r)  # what attendees wrote need not be UTF-8
+    board = Board(int(readable.time()[0]), sorted(set(attendees), key=_attendee_order))
     wanted = [(name, exercise.id) for name in board.attendees for exercise in EXERCISES]
     for start in range(0, len(wanted), batch):
         part = wanted[start:start + batch]
-        replies = _READ(r, [keys.key_in(name, KIND, exercise) for name, exercise in part], [MESSAGE_MAX * 4])
+        replies = _READ(readable, [keys.key_in(name, KIND, exercise) for name, exercise in part], [MESSAGE_MAX * 4])
         for found, fields in zip(part, replies):
             if isinstance(fields, list):
                 board.records[found] = _progress(fields, board.now)

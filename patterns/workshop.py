@@ -52,7 +52,7 @@ import redis
 
 from . import _cli, keys, progress as _progress
 from .scan import scan_batches
-from .connection import connect, is_cluster, is_fake, mask_password, server_version
+from .connection import connect, is_cluster, is_fake, mask_password, server_version, tolerant
 from .namespace import reset
 from .errors import PatternError
 
@@ -163,7 +163,7 @@ def admin_client(url: str) -> Any:
     so a key named ``attendee-07:\xff`` is counted, reset and torn down like any other, instead
     of stopping the host's command with a UnicodeDecodeError.
     """
-    r = _tolerant(connect(url, namespace=""))
+    r = tolerant(connect(url, namespace=""))
     if is_fake(r):
         raise PatternError("a workshop needs a real Redis server: give its URL, e.g. redis://default:PW@host:6379/0")
     if is_cluster(r):
@@ -187,14 +187,6 @@ def admin_client(url: str) -> Any:
                                "server older than 6.0); workshop mode needs ACL users") from None
         raise
     return r
-
-
-def _tolerant(r: Any) -> Any:
-    if is_fake(r) or is_cluster(r):  # refused by admin_client next, with the reason
-        return r
-    pool = r.connection_pool
-    kwargs = {**pool.connection_kwargs, "encoding_errors": "surrogateescape"}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 def find_attendees(r: Any, prefix: str = DEFAULT_PREFIX) -> dict[str, bool]:

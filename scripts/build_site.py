@@ -87,7 +87,7 @@ solutions/index
 :maxdepth: 1
 
 docs/glossary
-README
+The README <README>
 ```
 '''
 
@@ -116,8 +116,8 @@ def chapter_note(stem: str, needs: str) -> str:
     if needs == "nothing":
         runs = "**Runs on:** fakeredis alone, nothing to install (and on a real server with `REDIS_URL`)."
     else:
-        runs = (f"**Runs on:** fakeredis, nothing to install; with `redis-server` installed it also runs {needs} "
-                "(without it, each of those cells prints one line saying what it would have shown).")
+        runs = (f"**Runs on:** fakeredis, nothing to install. **Needs `redis-server` for:** {needs}. Without it, "
+                "each of those cells says what it would have shown, and the rest of the chapter runs.")
     return f"{runs}\n\n**For trainers:** [the solutions of this chapter's exercises](../solutions/{stem}.ipynb)."
 
 

@@ -28,11 +28,12 @@ def sections(path: Path) -> list[tuple[str, float]]:
     """(heading, minutes) for each section of the notebook at ``path``."""
     found: list[list] = [["(opening)", 0, 0, False]]  # heading, words, code cells, is an exercise
     for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "markdown":
-            heading = re.search(r"^## (.+)$", cell.source, flags=re.M)
-            if heading:
-                found.append([heading.group(1).strip(), 0, 0, False])
-            found[-1][1] += len(re.findall(r"\w+", re.sub(r"```.*?```", " ", cell.source, flags=re.S)))
+        if cell.cell_type == "markdown":  # a cell may hold several sections: each heading starts one
+            for n, part in enumerate(re.split(r"^## (.+)$", cell.source, flags=re.M)):
+                if n % 2:
+                    found.append([part.strip(), 0, 0, False])
+                else:
+                    found[-1][1] += len(re.findall(r"\w+", re.sub(r"```.*?```", " ", part, flags=re.S)))
         elif cell.cell_type == "code":
             found[-1][2] += 1
             found[-1][3] |= bool(re.search(r"\bcheck(_stretch)?\(", cell.source))

@@ -47,3 +47,8 @@ def test_the_guide_names_no_reference_solution_code():
         for body in re.findall(r"^def \w+\(.*?(?=^def |\Z)", path.read_text(), re.S | re.M):
             lines = [line.strip() for line in body.splitlines()[1:] if len(line.strip()) > 30]
             assert not [line for line in lines if line in GUIDE], f"{path.name}'s code is in the guide"
+
+
+def test_a_cell_holding_two_sections_counts_each_of_them():
+    sections = [heading for heading, _ in section_times.sections(ROOT / "notebooks" / "07_production_checklist.ipynb")]
+    assert "1 The seed's rules" in sections and "2 KEYS vs SCAN" in sections

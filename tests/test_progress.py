@@ -504,3 +504,43 @@ def test_every_exercise_of_every_chapter_records_under_its_own_name(embedded, mo
     assert sorted(exercise for _, exercise in board.records) == sorted(CHECKERS)
     notebooks = {e.chapter for e in progress.EXERCISES}
     assert notebooks == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+
+
+def test_every_field_of_a_record_is_cut_on_the_server_not_only_the_message(room, host):  # noqa: F811
+    host.hset("attendee-01:progress:{start}", mapping={"outcome": "p" * 1_000_000, "message": "m" * 1_000_000,
+                                                       "tries": "9" * 1_000_000, "first": "1" * 1_000_000,
+                                                       "last": "2" * 1_000_000, "passed": "3" * 1_000_000})
+    (fields,) = progress._READ(host, ["attendee-01:progress:{start}"], [progress.MESSAGE_MAX * 4])
+    assert [len(value) for value in fields] == [20, progress.MESSAGE_MAX * 4, 20, 20, 20, 20]
+
+
+def test_a_cut_never_splits_a_character_and_any_client_reads_what_an_attendee_wrote(room, admin_url):  # noqa: F811
+    raw = redis.Redis.from_url(admin_url)
+    raw.hset("attendee-01:progress:{start}", mapping={"outcome": "not yet", "tries": 1,
+                                                      "message": "x" * 1199 + "é and more"})
+    raw.hset("attendee-02:progress:{start}", mapping={"outcome": b"not yet", "tries": 1, "message": b"\xff"})
+    plain = patterns.connect(admin_url, namespace="")  # strict decoding, as a notebook's client
+    board = progress.read_board(plain, ["attendee-01", "attendee-02"])
+    assert board.progress("attendee-01", "start").message == "x" * progress.MESSAGE_MAX
+    assert board.progress("attendee-02", "start").message == "\ufffd"
+    (fields,) = progress._READ(connection.tolerant(plain), ["attendee-01:progress:{start}"], [1200])
+    assert fields[1] == "x" * 1199  # the é the cut went through is left out whole
+    raw.close()
+
+
+def test_the_hosts_tolerant_client_keeps_the_pools_settings_and_is_made_once(server):  # noqa: F811
+    from test_workshop import HOST_PASSWORD
+
+    r = patterns.connect(f"redis://default:{HOST_PASSWORD}@127.0.0.1:{server.port}/0?max_connections=2",
+                         namespace="")
+    first, second = connection.tolerant(r), connection.tolerant(r)
+    assert first.connection_pool is second.connection_pool
+    pool = first.connection_pool
+    assert pool.max_connections == 2
+    assert pool.connection_class is r.connection_pool.connection_class
+    assert pool.connection_kwargs["password"] == HOST_PASSWORD
+    assert connection.tolerant(first) is first
+
+
+def test_what_is_shown_has_no_invisible_character_that_could_reorder_the_line():
+    assert progress.shown("a\u202eb\u200bc\u2028d\x1b[2Je") == "a b c d [2Je"

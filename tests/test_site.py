@@ -109,6 +109,9 @@ def test_every_chapter_page_shows_its_pictures_and_what_it_needs(opened, site, s
     assert [image for image in found["images"] if image["ok"]], f"{stem} shows no picture"
     text = (site / "notebooks" / f"{stem}.html").read_text()
     assert "Runs on:" in text and f"../solutions/{stem}.html" in text
+    needs = build_site.needs_by_chapter()[stem]
+    if needs != "nothing":  # the README's own words, after a heading that says what they are
+        assert "Needs <code class=\"docutils literal notranslate\"><span class=\"pre\">redis-server</span></code> for:" in text
 
 
 def test_the_search_finds_hash_tag(browser, served):  # noqa: F811
