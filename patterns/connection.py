@@ -251,11 +251,14 @@ def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         raise TypeError("send_batch takes one server's client: for a cluster, one per node (LuaScript.run_many)")
     if not commands:
         return []
-    if is_fake(r):  # in-process: nothing can be cut half-way or lost
-        with r.pipeline(transaction=False) as pipe:
-            for args in commands:
-                pipe.execute_command(*args)
-            return list(pipe.execute(raise_on_error=False))
+    if is_fake(r):  # in-process: nothing can be cut half-way or lost, but the server can be "down"
+        try:
+            with r.pipeline(transaction=False) as pipe:
+                for args in commands:
+                    pipe.execute_command(*args)
+                return list(pipe.execute(raise_on_error=False))
+        except UNAVAILABLE_ERRORS as error:
+            return [error] * len(commands)
     if getattr(r, "connection", None) is not None:  # a single-connection client: its one connection, its lock
         with r.single_connection_lock:
             return _send_and_read_all(r.connection, commands)

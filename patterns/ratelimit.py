@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Literal, NamedTuple
 
-from . import keys, validate
+from . import keys, steps, validate
 from .breaker import Breaker
 from .connection import UNAVAILABLE_ERRORS, PackedArgs, check_kind
 from .scripts import load_script
+from .steps import Steps
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,31 @@ class LimiterBase:
         """The script's ARGV[2] and ARGV[3] (after the time, before the cost)."""
         return self.limit, self.window * 1000
 
+    def _hit_many(self, identifiers: Iterable[str], batch: int) -> Steps[list[Decision]]:
+        """The steps of ``hit_many``, for either kind of client (one implementation: see patterns.steps)."""
+        validate.whole(batch, "batch")
+        if isinstance(identifiers, (str, bytes)):
+            raise TypeError(f"identifiers must be an iterable of str, not one {type(identifiers).__name__} "
+                            f"({identifiers!r} would be {len(identifiers)} requests, one per character)")
+        requests, decisions = iter(identifiers), []
+        while True:  # each request's arguments are made as it is taken: an injected clock is read in turn
+            planned = [([self._checked(identifier, 1)[0]], self._request(1))
+                       for _, identifier in zip(range(batch), requests)]
+            if not planned:
+                return decisions
+            if self.breaker.is_open():
+                decisions += [self._degraded()] * len(planned)
+                continue
+            replies = yield from self.script.many(self.r, planned)
+            lost = [reply for reply in replies if isinstance(reply, UNAVAILABLE_ERRORS)]
+            if lost:
+                self.breaker.trip(lost[0], f"failing {self.on_unavailable} for {len(lost)} requests")
+            for reply in replies:
+                if isinstance(reply, Exception) and not isinstance(reply, UNAVAILABLE_ERRORS):
+                    reply.decisions = decisions  # type: ignore[attr-defined]  # those made before it
+                    raise reply
+                decisions.append(self._degraded() if isinstance(reply, Exception) else _decision(reply))
+
     def _degraded(self) -> Decision:
         if self.on_unavailable == "open":
             return Decision(True, 0, 0.0, 0.0, degraded=True)
@@ -213,28 +239,7 @@ class Limiter(LimiterBase):
           after it in that batch were counted. The error's ``decisions`` holds every decision
           made before the failed request, so a caller that retries can skip them.
         """
-        validate.whole(batch, "batch")
-        if isinstance(identifiers, (str, bytes)):
-            raise TypeError(f"identifiers must be an iterable of str, not one {type(identifiers).__name__} "
-                            f"({identifiers!r} would be {len(identifiers)} requests, one per character)")
-        requests, decisions = iter(identifiers), []
-        while True:  # each request's arguments are made as it is taken: an injected clock is read in turn
-            planned = [([self._checked(identifier, 1)[0]], self._request(1))
-                       for _, identifier in zip(range(batch), requests)]
-            if not planned:
-                return decisions
-            if self.breaker.is_open():
-                decisions += [self._degraded()] * len(planned)
-                continue
-            replies = self.script.run_many(self.r, planned)
-            lost = [reply for reply in replies if isinstance(reply, UNAVAILABLE_ERRORS)]
-            if lost:
-                self.breaker.trip(lost[0], f"failing {self.on_unavailable} for {len(lost)} requests")
-            for reply in replies:
-                if isinstance(reply, Exception) and not isinstance(reply, UNAVAILABLE_ERRORS):
-                    reply.decisions = decisions  # type: ignore[attr-defined]  # those made before it
-                    raise reply
-                decisions.append(self._degraded() if isinstance(reply, Exception) else _decision(reply))
+        return steps.run(self.r, self._hit_many(identifiers, batch))
 
 
 class SlidingLog(Limiter):

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import redis
 
-from .connection import UNAVAILABLE_ERRORS, PackedArgs, command, command_after, is_cluster, pack_head, send_batch
+from . import steps
+from .connection import PackedArgs, command, command_after, pack_head
 
 
 class LuaScript:
@@ -42,50 +43,49 @@ class LuaScript:
             return command(r, "EVAL", self.source, len(keys), *keys, *args)
 
     def run_many(self, r: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
-        """Each ``(keys, args)`` call's reply, in order, sent in one write per server: never twice.
+        """Each ``(keys, args)`` call's reply, in order, sent in one write per server: never twice (see ``many``)."""
+        return steps.run(r, self.many(r, calls))
+
+    def many(self, r: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> steps.Steps[list[Any]]:
+        """The steps of ``run_many``, for either kind of client (``patterns.aio.steps.run`` awaits them).
 
         A reply is what ``self(r, keys, args)`` returns, or an exception object: an error reply
         (the calls after it ran too), or, for a call whose reply never came back, the
         connection's error (that call may have run, so it is not sent again). On a cluster the
         calls go to the node of their first key, one batch per node, and a node that fails makes
         the client read the cluster's slot map again (after a failover the next batch goes to
-        the new primary). A call that did not run because the node no longer has the script (a
-        restart, a flush) or the key's slot (MOVED, ASK) is then sent again on its own, the way
-        a single call would recover; for one key that keeps its calls in order (they all fail
-        alike), unless another client reloads the script in the middle of a batch.
+        the new primary). Each batch starts with SCRIPT LOAD in the same write, so the server has
+        the script before the first EVALSHA (a batch cannot fall back to EVAL). A call that did
+        not run because its node no longer has the script (another client flushed it in the
+        middle) or the key's slot (MOVED, ASK) is then sent again on its own, the way a single
+        call would recover; for one key that keeps its calls in order (they all fail alike).
         """
         replies: list[Any] = [None] * len(calls)
-        for client, numbers in self._by_server(r, calls):
-            got = self._batch(client, [calls[n] for n in numbers])
-            for n, reply in zip(numbers, got):
+        for node, numbers in self._by_server(r, calls):
+            got = yield steps.SendOnce(node, [("SCRIPT", "LOAD", self.source),
+                                              *(("EVALSHA", self.sha, len(calls[n][0]), *calls[n][0], *calls[n][1])
+                                                for n in numbers)])
+            for n, reply in zip(numbers, got[1:]):
                 replies[n] = reply
-            if client is not r and any(isinstance(reply, UNAVAILABLE_ERRORS) for reply in got):
-                r.nodes_manager.initialize()  # what redis-py does after a node's connection error
         for n, reply in enumerate(replies):
             if reply is None or isinstance(reply, (redis.exceptions.NoScriptError, redis.exceptions.AskError)):
                 try:  # None: a call with no keys, which any node may run; MOVED is an AskError
-                    replies[n] = self(r, *calls[n])
+                    replies[n] = yield (self, *calls[n])
                 except redis.RedisError as error:
                     replies[n] = error
         return replies
 
     @staticmethod
     def _by_server(r: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[tuple[Any, list[int]]]:
-        if not is_cluster(r):
-            return [(r, list(range(len(calls))))] if calls else []
+        """(node, the calls' numbers) per server: node None for a client of one server."""
+        if not hasattr(r, "get_node_from_key"):  # one server (a cluster client, sync or asyncio, has it)
+            return [(None, list(range(len(calls))))] if calls else []
         nodes: dict[str, tuple[Any, list[int]]] = {}
         for n, (keys, _) in enumerate(calls):
-            if keys:  # a call without keys is sent on its own (run_many)
+            if keys:  # a call without keys is sent on its own (many)
                 node = r.get_node_from_key(keys[0])
-                nodes.setdefault(node.name, (r.get_redis_connection(node), []))[1].append(n)
+                nodes.setdefault(node.name, (node, []))[1].append(n)
         return list(nodes.values())
-
-    def _batch(self, client: Any, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
-        try:
-            client.script_load(self.source)  # a batch cannot fall back to EVAL: loaded first, every time
-        except UNAVAILABLE_ERRORS as error:
-            return [error] * len(calls)  # nothing of the batch went out
-        return send_batch(client, [("EVALSHA", self.sha, len(keys), *keys, *args) for keys, args in calls])
 
     def __repr__(self) -> str:
         return f"<LuaScript {self.name} sha={self.sha[:8]}>"

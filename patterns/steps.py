@@ -7,6 +7,8 @@ once, as a generator that yields what it needs from Redis and is sent what came 
 * ``Command(("HGETALL", key))``  one plain command, as its arguments;
 * ``Batch([...], transaction=False)``  commands sent together in one round trip (a pipeline;
   ``transaction=True`` wraps them in MULTI/EXEC);
+* ``SendOnce(node, [...])``  commands for one server sent in one write and never again, one reply
+  or error each (``connection.send_batch``): for work that must not count twice;
 * ``FETCH``  the caller's fetcher, for a cache (the database query);
 * ``Pause(seconds)``  a wait before trying again;
 * ``Background((step,))``  a step nobody waits for (giving a fill token back on the way out of a
@@ -76,6 +78,22 @@ class Batch:
         self.commands, self.transaction = commands, transaction
 
 
+class SendOnce:
+    """Commands for one server in one write, never sent again: a reply or an exception for each.
+
+    ``node`` is None for the client's own server, else the cluster node they are for (from the
+    client's ``get_node_from_key``). An error reply comes back as its exception; when the
+    connection fails, every command whose reply was not read gets the connection's error (it may
+    have run). After such a failure on a cluster node the client reads the slot map again, as
+    redis-py does after a node's connection error, so the next batch finds a new primary.
+    """
+
+    __slots__ = ("node", "commands")
+
+    def __init__(self, node: Any, commands: list[tuple[Any, ...]]) -> None:
+        self.node, self.commands = node, commands
+
+
 def run(r: Any, steps: Steps[T], *, fetcher: Callable[[], Any] | None = None,
         sleep: Callable[[float], Any] = time.sleep) -> T:
     """Run ``steps`` to their value on client ``r``, each step a plain call made in this thread."""
@@ -103,6 +121,8 @@ def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Callable[[
         return r.execute_command(*step, **step.options)
     if kind is Batch:
         return batch(r, step)
+    if kind is SendOnce:
+        return send_once(r, step)
     if step is FETCH:
         return fetcher()  # type: ignore[misc]
     if kind is Pause:
@@ -122,6 +142,16 @@ def batch(r: Any, step: Batch) -> list[Any]:
     for command in step.commands:
         pipe.execute_command(*command)
     return pipe.execute()
+
+
+def send_once(r: Any, step: SendOnce) -> list[Any]:
+    from .connection import UNAVAILABLE_ERRORS, send_batch
+
+    client = r if step.node is None else r.get_redis_connection(step.node)
+    replies = send_batch(client, step.commands)
+    if step.node is not None and any(isinstance(reply, UNAVAILABLE_ERRORS) for reply in replies):
+        r.nodes_manager.initialize()
+    return replies
 
 
 def synchronous(plan: Callable[..., Steps[T]]) -> Callable[..., T]:

@@ -266,3 +266,67 @@ def test_a_cancel_while_the_server_is_slow_ends_the_task_at_once(redis_server):
         outcomes, after = _run(body)
         assert outcomes == ["cancelled"] * 4
         assert not after.degraded
+
+
+def test_hit_many_awaited_decides_what_the_synchronous_hit_many_decides_in_a_round_trip_per_batch(twins):
+    """One implementation (the limiter's _hit_many steps), two runners: the same decisions on every
+    backend, and each batch of 100 is one write per server or cluster node, its SCRIPT LOAD included."""
+    client, make = twins
+    run = uuid.uuid4().hex[:6]
+    callers = [f"{run}-c{i % 7}" for i in range(250)]
+    expected = sync.SlidingLog(client, 10, 60, name=f"sync-{run}").hit_many(callers, batch=100)
+
+    async def body():
+        r = await make()
+        limiter = aio.SlidingLog(r, 10, 60, name=f"async-{run}")
+        with patterns.trace(r) as sent:
+            decisions = await limiter.hit_many(callers, batch=100)
+        await r.aclose()
+        nodes = len({r.get_node_from_key(limiter.key_for(c)).name for c in set(callers)}) \
+            if hasattr(r, "get_node_from_key") else 1
+        return decisions, sent, nodes
+
+    decisions, sent, nodes = _run(body)
+    assert [d.allowed for d in decisions] == [d.allowed for d in expected] == [i < 70 for i in range(250)]
+    assert [d.remaining for d in decisions] == [d.remaining for d in expected]
+    assert sent.names.count("EVALSHA") == 250
+    assert sent.round_trips == 3 * nodes, sent.summary()
+
+
+@pytest.mark.parametrize("on_unavailable", ["open", "closed"])
+def test_hit_many_awaited_without_redis_decides_every_request_as_told(on_unavailable, caplog):
+    server = fakeredis.FakeServer()
+    server.connected = False
+
+    async def body():
+        limiter = aio.FixedWindow(fakeredis.FakeAsyncRedis(server=server), 5, 60, on_unavailable=on_unavailable,
+                                  breaker_seconds=3)
+        return await limiter.hit_many(f"caller-{i}" for i in range(2500))
+
+    expected = Decision(True, 0, 0.0, 0.0, degraded=True) if on_unavailable == "open" else \
+        Decision(False, 0, 3.0, 3.0, degraded=True)
+    assert _run(body) == [expected] * 2500
+    assert caplog.text.count(f"failing {on_unavailable}") == 1  # one batch tried; the breaker spared the rest
+
+
+@pytest.mark.parametrize("steps", range(12))
+def test_hit_many_cancelled_at_any_point_sends_its_batch_at_most_once_and_leaves_the_client_working(
+        real, redis_server, steps):
+    """Cancelled after ``steps`` turns of the event loop: before the write, between two replies, or after."""
+    async def body():
+        r = await aio.connect(redis_server.url)
+        limiter = aio.FixedWindow(r, 1000, 60, name=f"cancel-many-{uuid.uuid4().hex[:6]}")
+        await limiter.hit("ada")
+        task = asyncio.ensure_future(limiter.hit_many(["ada"] * 200, batch=200))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        finished = await returned(task)
+        after = await limiter.hit("ada")
+        await r.aclose()
+        return limiter, finished, after
+
+    limiter, finished, after = _run(body)
+    counted = int(real.hget(limiter.key_for("ada"), "n"))
+    assert counted in ((202,) if finished else (2, 202))  # the batch ran whole once, or not at all
+    assert after.allowed and not after.degraded and after.remaining == 1000 - counted

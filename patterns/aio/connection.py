@@ -219,3 +219,54 @@ async def bounded(r: Any, call: Callable[[], Awaitable[Any]]) -> Any:
         return await call()
     async with semaphore:
         return await call()
+
+
+async def send_batch(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """``patterns.connection.send_batch`` awaited: ``commands`` in one write, never twice, a reply each.
+
+    ``client`` is a client of one server (redis.asyncio or fakeredis's) or a node of a
+    redis.asyncio cluster (its own connections; redis.asyncio's cluster pipeline would send a
+    node's commands again after a lost reply). An error reply comes back as its exception; when
+    the connection fails, or the task is cancelled, between two reads, the replies not read are
+    the connection's error (those commands may have run) and the connection is closed, so no
+    later command reads a reply that is not its own.
+    """
+    if not commands:
+        return []
+    if sync.is_fake(client):  # in-process: nothing can be cut half-way or lost, but the server can be "down"
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for args in commands:
+                    pipe.execute_command(*args)
+                return list(await pipe.execute(raise_on_error=False))
+        except sync.UNAVAILABLE_ERRORS as error:
+            return [error] * len(commands)
+    if isinstance(client, aredis.cluster.ClusterNode):
+        conn = client.acquire_connection()
+        try:
+            return await _send_and_read_all(conn, commands)
+        finally:
+            client.release(conn)
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+    try:
+        return await _send_and_read_all(conn, commands)
+    finally:
+        await pool.release(conn)
+
+
+async def _send_and_read_all(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    replies: list[Any] = []
+    try:
+        await conn.send_packed_command(conn.pack_commands(commands))
+        for _ in commands:
+            try:
+                replies.append(await conn.read_response())
+            except redis.ResponseError as error:
+                replies.append(error)
+    except sync.UNAVAILABLE_ERRORS as error:
+        replies += [error] * (len(commands) - len(replies))
+    finally:
+        if len(replies) < len(commands):  # cancelled or failed between two reads: never hand on unread replies
+            await asyncio.shield(conn.disconnect(nowait=True))
+    return replies

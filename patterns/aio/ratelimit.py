@@ -8,12 +8,13 @@ classes: code written for those would call ``hit()`` and get a coroutine, never 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from .. import ratelimit as sync
 from .. import validate
 from ..connection import UNAVAILABLE_ERRORS, check_kind
 from ..ratelimit import Decision, LimiterBase
+from . import steps
 from .scripts import run
 
 
@@ -30,6 +31,14 @@ class AsyncLimiter(LimiterBase):
         except UNAVAILABLE_ERRORS as error:
             return self._unavailable(error, identifier)
         return sync._decision(reply)
+
+    async def hit_many(self, identifiers: Iterable[str], *, batch: int = 1000) -> list[Decision]:
+        """``await hit(identifier)`` (cost 1) for each one in turn, ``batch`` requests per round trip.
+
+        The synchronous ``hit_many``'s steps, awaited: the same decisions, the same batches sent
+        once per server (or cluster node) and never again. See ``patterns.ratelimit.Limiter.hit_many``.
+        """
+        return await steps.run(self.r, self._hit_many(identifiers, batch))
 
     def _check_client(self, r: Any) -> None:
         check_kind(r, asyncio=True, twin=f"patterns.ratelimit.{type(self).__name__}")

@@ -12,8 +12,9 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
-from ..steps import FETCH, Background, Batch, Command, Pause, Steps, _Raised, carried, public
-from .connection import bounded
+from ..connection import UNAVAILABLE_ERRORS
+from ..steps import FETCH, Background, Batch, Command, Pause, SendOnce, Steps, _Raised, carried, public
+from .connection import bounded, send_batch
 from .scripts import run as run_script
 
 T = TypeVar("T")
@@ -47,6 +48,8 @@ async def _one(r: Any, step: Any, fetcher: Callable[[], Any] | None, sleep: Call
         return await bounded(r, lambda: r.execute_command(*step, **step.options))
     if kind is Batch:
         return await bounded(r, lambda: _batch(r, step))
+    if kind is SendOnce:
+        return await bounded(r, lambda: _send_once(r, step))
     if step is FETCH:
         return await _maybe(fetcher())  # type: ignore[misc]
     if kind is Pause:
@@ -91,6 +94,13 @@ async def _batch(r: Any, step: Batch) -> list[Any]:
         for command in step.commands:
             pipe.execute_command(*command)
         return await pipe.execute()
+
+
+async def _send_once(r: Any, step: SendOnce) -> list[Any]:
+    replies = await send_batch(r if step.node is None else step.node, step.commands)
+    if step.node is not None and any(isinstance(reply, UNAVAILABLE_ERRORS) for reply in replies):
+        await r.nodes_manager.initialize()
+    return replies
 
 
 def awaited(plan: Callable[..., Steps[T]]) -> Callable[..., Awaitable[T]]:
