@@ -263,7 +263,10 @@ def send_batch(r: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
         with r.single_connection_lock:
             return _send_and_read_all(r.connection, commands)
     pool = r.connection_pool
-    conn = pool.get_connection()
+    try:
+        conn = pool.get_connection()  # it connects: a server that is down fails here, before anything is sent
+    except UNAVAILABLE_ERRORS as error:
+        return [error] * len(commands)
     try:
         return _send_and_read_all(conn, commands)
     finally:

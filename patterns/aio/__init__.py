@@ -10,7 +10,7 @@ Covered so far: ``connect``, the scripts, caching (``Cache`` with ``cached()`` f
 functions, ``get_or_set``, ``invalidate``), leaderboards (``Leaderboard``, ``update_score``,
 ``get_top_users``), sessions (``SessionStore``, ``set_session``, ``get_session``), streams
 and pub/sub (``EventStream``, ``publish_event``, ``Subscriber``),
-rate limiting (every limiter, ``check_rate_limit``) and locking (``Lock`` with ``async with``,
+rate limiting (every limiter, with ``hit`` and ``hit_many``, and ``check_rate_limit``) and locking (``Lock`` with ``async with``,
 ``with_lock``, ``Redlock``).
 """
 from .cache import Cache, get_or_set, invalidate

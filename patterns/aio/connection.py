@@ -241,14 +241,24 @@ async def send_batch(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
                 return list(await pipe.execute(raise_on_error=False))
         except sync.UNAVAILABLE_ERRORS as error:
             return [error] * len(commands)
+    if getattr(client, "connection", None) is not None:  # a single-connection client: its one connection, its lock
+        async with client._single_conn_lock:
+            return await _send_and_read_all(client.connection, commands)
     if isinstance(client, aredis.cluster.ClusterNode):
-        conn = client.acquire_connection()
         try:
+            conn = client.acquire_connection()  # MaxConnectionsError when the node has none left
+        except sync.UNAVAILABLE_ERRORS as error:
+            return [error] * len(commands)
+        try:
+            await client.disconnect_if_needed(conn)  # one marked for reconnect (a topology change): afresh
             return await _send_and_read_all(conn, commands)
         finally:
             client.release(conn)
     pool = client.connection_pool
-    conn = await pool.get_connection()
+    try:
+        conn = await pool.get_connection()  # it connects: a server that is down fails here, before anything is sent
+    except sync.UNAVAILABLE_ERRORS as error:
+        return [error] * len(commands)
     try:
         return await _send_and_read_all(conn, commands)
     finally:
