@@ -52,3 +52,20 @@ def test_the_guide_names_no_reference_solution_code():
 def test_a_cell_holding_two_sections_counts_each_of_them():
     sections = [heading for heading, _ in section_times.sections(ROOT / "notebooks" / "07_production_checklist.ipynb")]
     assert "1 The seed's rules" in sections and "2 KEYS vs SCAN" in sections
+
+
+def test_each_agenda_slot_is_as_long_as_the_estimate_it_gives_and_ends_on_time():
+    """A slot "10–35" that says "19.8 → 25" lasts 25 minutes, and 25 is 19.8 × 1¼; each table ends
+    within the length its heading states (a review found the taster needed 99 of its 90 minutes)."""
+    agendas = GUIDE[GUIDE.index("## Agendas"):GUIDE.index("## How long each section takes")]
+    lengths = {"90-minute taster": 90, "half day": 225}
+    for title, length in lengths.items():
+        table = agendas[agendas.index(title):].split("\n\n", 2)[1]
+        ends = []
+        for start, end, estimate, planned in re.findall(r"^\| (\d+)–(\d+) \|[^|]*\|(?: ([\d.]+) → (\d+))? \|$",
+                                                        table, re.M):
+            ends.append(int(end))
+            if estimate:
+                assert round(float(estimate) * 1.25) == int(planned), (title, start, estimate, planned)
+                assert int(end) - int(start) == int(planned), (title, start, end, planned)
+        assert ends and max(ends) <= length, (title, ends)
