@@ -28,12 +28,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import unicodedata
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
 
 from . import keys
 from .connection import connect, tolerant, with_timeout
@@ -202,8 +201,8 @@ class Board:
 
     def idle(self, seconds: float = IDLE_SECONDS) -> list[str]:
         """Attendees with no check for ``seconds``, or none at all yet."""
-        return [name for name in self.attendees if self.last_seen(name) is None
-                or self.now - self.last_seen(name) >= seconds]  # type: ignore[operator]
+        return [name for name in self.attendees
+                if (seen := self.last_seen(name)) is None or self.now - seen >= seconds]
 
     def last_seen(self, attendee: str) -> int | None:
         times = [p.last for (name, _), p in self.records.items() if name == attendee]

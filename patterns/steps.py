@@ -27,6 +27,8 @@ import inspect
 import time
 from typing import Any, Callable, Generator, TypeVar
 
+from .connection import UNAVAILABLE_ERRORS, send_batch
+
 T = TypeVar("T")
 Steps = Generator[Any, Any, T]
 
@@ -145,8 +147,6 @@ def batch(r: Any, step: Batch) -> list[Any]:
 
 
 def send_once(r: Any, step: SendOnce) -> list[Any]:
-    from .connection import UNAVAILABLE_ERRORS, send_batch
-
     client = r if step.node is None else r.get_redis_connection(step.node)
     replies = send_batch(client, step.commands)
     if step.node is not None and any(isinstance(reply, UNAVAILABLE_ERRORS) for reply in replies):
