@@ -527,3 +527,15 @@ def test_a_synchronous_call_in_an_async_handler_holds_every_other_request(serve,
     assert [answer.status_code for answer in answers] == [200, 200]
     assert seen == (["ping began", "ping answered", "slow waited"] if ping_first
                     else ["slow waited", "ping began", "ping answered"])
+
+
+def test_the_dashboards_run_counts_each_clients_whole_limit_however_slow_the_machine(serve):
+    """Chapter 09 prints "200: 100 (= 10 clients × 10)" after a 3 s run. On a loaded machine some
+    clients had not sent their tenth request when the 3 s ran out (it printed 84). A run of no
+    time at all stands for the slowest machine: each client still sends until it is refused once."""
+    from patterns.widgets.webapp import TrafficDashboard
+
+    served = serve(window=60)
+    dashboard = TrafficDashboard(served, clients=5, limit=10)
+    measured = dashboard.run(0)
+    assert measured.statuses[200] == 5 * 10 and measured.statuses[429] == 5 and measured.errors == 0

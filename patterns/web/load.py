@@ -54,14 +54,20 @@ class Load:
 
 async def load(url: str, *, clients: int = 10, requests: int | None = None, seconds: float | None = None,
                method: str = "GET", headers: Callable[[int], dict[str, str]] | None = None,
-               into: Load | None = None, timeout: float = 30.0) -> Load:
+               into: Load | None = None, timeout: float = 30.0, until_refused: bool = False) -> Load:
     """Send ``method url`` from ``clients`` tasks at once: ``requests`` in all, or for ``seconds``.
 
     ``headers(n)`` gives client ``n``'s headers (``X-Client-Id``, a cookie); ``into`` is a Load
-    to fill (a dashboard reads it as it fills).
+    to fill (a dashboard reads it as it fills). ``until_refused`` (with ``seconds``): each client
+    goes on after the ``seconds`` until it has been refused once (any answer but 200, or none),
+    for at most ``timeout`` seconds more, so that every client reaches its limit however slow the
+    machine is: a count of the 200s is then the limit times the clients, not what a loaded
+    machine managed in time.
     """
     if (requests is None) == (seconds is None):
         raise ValueError("give either requests or seconds")
+    if until_refused and seconds is None:
+        raise ValueError("until_refused goes with seconds")
     measured = into or Load()
     measured.started = time.monotonic()
     left = [requests if requests is not None else -1]
@@ -73,17 +79,23 @@ async def load(url: str, *, clients: int = 10, requests: int | None = None, seco
         left[0] -= 1
         return left[0] >= 0
 
+    def refused_yet(refused: bool) -> bool:
+        return not until_refused or refused or time.monotonic() >= deadline + timeout
+
     async def client(n: int) -> None:
+        refused = False
         async with httpx.AsyncClient(timeout=timeout, headers=headers(n) if headers else None) as http:
-            while another():
+            while another() or not refused_yet(refused):
                 began = time.perf_counter()
                 try:
                     answer = await http.request(method, url)
                 except httpx.HTTPError:
                     measured.errors += 1
+                    refused = True
                     continue
                 measured.latencies.append(time.perf_counter() - began)
                 measured.statuses[answer.status_code] += 1
+                refused = refused or answer.status_code != 200
 
     await asyncio.gather(*(client(n) for n in range(clients)))
     measured.ended = time.monotonic()
