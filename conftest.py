@@ -19,17 +19,19 @@ use_socket_files_in_nbval()  # every kernel nbval starts, here and in the real-s
 
 # The units that each run whole notebooks (the browser, a leg on a server) or a notebook's cells,
 # longest first: handed out first, so no worker starts one of them last while the others sit idle.
-LONG_FIRST = ("tests/test_browser.py", "tests/test_notebooks_real.py", "notebooks/",
+LONG_FIRST = ("tests/test_browser.py", "tests/test_site.py", "tests/test_notebooks_real.py", "notebooks/",
               "tests/test_notebook_stalls_05_06.py", "tests/test_notebook07_wait_lab.py")
 BROWSER_UNITS = 2  # the browser tests in this many units: each worker running one starts JupyterLab and Chromium
 
 
 def _unit_of(nodeid: str) -> str:
     """What one worker must run whole: a notebook's cells (nbval runs them in order in one kernel,
-    each cell one test); the browser tests in BROWSER_UNITS shares (so only that many JupyterLabs
-    and browsers start, not one per worker); else the single test."""
+    each cell one test); the site's tests (they share one build of the site, a module fixture that
+    each worker would otherwise build again: six builds of 40-60 s under load); the browser tests in
+    BROWSER_UNITS shares (so only that many JupyterLabs and browsers start, not one per worker); else
+    the single test."""
     path = nodeid.split("::", 1)[0]
-    if path.endswith(".ipynb"):
+    if path.endswith(".ipynb") or path == "tests/test_site.py":
         return path
     if path == "tests/test_browser.py":
         chapter = re.search(r"\[(\d+)_", nodeid)

@@ -81,3 +81,18 @@ def test_kernel_sockets_fit_a_unix_socket_path_under_a_long_temporary_directory(
     assert tempfile.gettempdir() == str(long_dir)
     prefix = kernels.SocketFileKernelManager(kernel_name="python3").ip
     assert len((prefix + "-99").encode()) < kernels.SOCKET_PATH_MAX, prefix
+
+
+def test_the_site_tests_run_on_one_worker_so_the_site_is_built_once():
+    # CI run of 4 Dec: the site's module fixture built the site on each worker that drew one of its
+    # tests, five builds of 58-64 s each (the slowest-15 list was a third site setups).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+
+    ids = ["tests/test_site.py::test_no_picture_is_missing", "tests/test_site.py::test_the_search_finds_hash_tag",
+           "tests/test_site.py::test_every_chapter_page_shows_its_pictures_and_what_it_needs[02_rate_limiting]"]
+    assert len({root_conftest._unit_of(nodeid) for nodeid in ids}) == 1
+    assert root_conftest._rank(ids[0]) < root_conftest._rank("tests/test_keys.py::test_anything")
